@@ -1,0 +1,11 @@
+# Debian's libsoci-dev ships no CMake package and no pkg-config file (PLATFORM-NOTES.md).
+# Its soci-config.h defines SOCI_HAVE_BOOST, so the Boost headers must be present too.
+find_path(SOCI_INCLUDE_DIR soci/soci.h REQUIRED)
+find_library(SOCI_CORE_LIBRARY soci_core REQUIRED)
+find_library(SOCI_SQLITE3_LIBRARY soci_sqlite3 REQUIRED)
+find_library(SOCI_POSTGRESQL_LIBRARY soci_postgresql REQUIRED)
+find_package(Boost REQUIRED)
+add_library(SOCI::soci INTERFACE IMPORTED)
+target_include_directories(SOCI::soci INTERFACE ${SOCI_INCLUDE_DIR} ${Boost_INCLUDE_DIRS})
+target_link_libraries(SOCI::soci INTERFACE
+  ${SOCI_CORE_LIBRARY} ${SOCI_SQLITE3_LIBRARY} ${SOCI_POSTGRESQL_LIBRARY} ${CMAKE_DL_LIBS})

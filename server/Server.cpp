@@ -1,0 +1,1 @@
+// Placeholder: the server assembly is being written.

@@ -1,0 +1,1 @@
+// Placeholder: the ServerApplication is being written.

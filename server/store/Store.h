@@ -1,0 +1,157 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "shared/model/CallbackEvent.h"
+#include "shared/model/Job.h"
+#include "shared/model/LogEntry.h"
+#include "shared/model/Schedule.h"
+#include "shared/model/Task.h"
+
+namespace te {
+
+// GET /jobs filters. Every field is optional; the defaults give "the last 10 jobs".
+struct JobFilter {
+    int limit = 10;                    // 1..1000 (the HTTP layer validates)
+    std::string orderBy = "id";        // one of Store::sortableJobColumns(); anything else throws
+    bool asc = false;
+    std::vector<JobState> states;      // empty: any
+    std::optional<TimeMs> from;        // created_at >= from
+    std::optional<TimeMs> to;          // created_at <= to
+    std::optional<bool> failed;        // true: completed and failed; false: not failed
+    std::string search;                // exact content_id
+    std::vector<std::int64_t> jobIds;  // empty: any
+    std::string client;                // empty: any
+    std::optional<bool> persist;
+};
+
+struct QueueCounts {
+    std::int64_t pending = 0;  // queued tasks, ready or waiting out a retry delay
+    std::int64_t working = 0;  // assigned or running
+};
+
+struct TaskTotals {
+    std::int64_t failed = 0;     // tasks in state failed
+    std::int64_t pending = 0;    // queued + assigned + running
+    std::int64_t processed = 0;  // completed + failed + retried + incomplete
+};
+
+struct CallbackCounts {
+    std::int64_t pending = 0;
+    std::int64_t delivered = 0;
+    std::int64_t dead = 0;
+};
+
+// One unit of work against the database. Every method runs inside the transaction that
+// Store::transact opened; nothing is visible to others until the function returns.
+// Methods throw StoreError on database faults and NotFoundError where they say so.
+class Tx {
+public:
+    virtual ~Tx() = default;
+
+    // --- jobs ---
+    // Sets job.id, createdAt/updatedAt (now, unless already set) and returns the id.
+    virtual std::int64_t insertJob(Job& job) = 0;
+    virtual std::optional<Job> findJob(std::int64_t id) = 0;
+    virtual std::vector<Job> listJobs(const JobFilter& filter) = 0;
+    // Writes every mutable field of the job (all but id, client, workflow, createdAt) and sets
+    // updatedAt to now. Throws NotFoundError if the id is unknown.
+    virtual void updateJob(Job& job) = 0;
+    // Queued jobs in admission order: priority ascending, then runAt, then id.
+    virtual std::vector<Job> queuedJobs(int limit) = 0;
+    // 1-based place of a queued job in admission order; 0 for a job that is not queued.
+    virtual std::int64_t queuePosition(const Job& job) = 0;
+    // Jobs in `state` whose runAt <= before (the scheduler's query), oldest runAt first.
+    virtual std::vector<Job> jobsDue(JobState state, TimeMs before, int limit) = 0;
+    virtual std::map<JobState, std::int64_t> countJobsByState() = 0;
+    virtual std::int64_t countFailedJobs() = 0;
+    // Started jobs that are priority jobs (priority < threshold).
+    virtual std::int64_t countStartedBelowPriority(int threshold) = 0;
+
+    // --- tasks ---
+    // Sets task.id and createdAt (now, unless set).
+    virtual std::int64_t insertTask(Task& task) = 0;
+    virtual std::optional<Task> findTask(std::int64_t id) = 0;
+    // All rows of a job, ordered by id (so by stage, then creation).
+    virtual std::vector<Task> listTasks(std::int64_t jobId) = 0;
+    // Writes every mutable field. Throws NotFoundError if the id is unknown.
+    virtual void updateTask(const Task& task) = 0;
+    // Moves up to `limit` queued tasks of the given queues with notBefore <= now and an empty
+    // or matching targetWorker to Assigned for `worker`, with leaseUntil, attempt count kept.
+    // Order: priority ascending, then id. On PostgreSQL uses FOR UPDATE SKIP LOCKED.
+    virtual std::vector<Task> claimTasks(const std::vector<std::string>& queues,
+                                         const std::string& worker, int limit, TimeMs now,
+                                         TimeMs leaseUntil) = 0;
+    // Extends the lease of every assigned/running task of `worker`; returns how many.
+    virtual int renewLeases(const std::string& worker, TimeMs leaseUntil) = 0;
+    // Assigned/running tasks whose lease ended before `now`.
+    virtual std::vector<Task> expiredLeases(TimeMs now, int limit) = 0;
+    // Tasks of a job in the given states.
+    virtual std::vector<Task> tasksInStates(std::int64_t jobId,
+                                            const std::vector<TaskState>& states) = 0;
+    // Queued targeted tasks (targetWorker set) created before `before`: the broadcast timeout.
+    virtual std::vector<Task> undeliveredTargeted(TimeMs before, int limit) = 0;
+    virtual std::map<std::string, QueueCounts> taskCountsByQueue() = 0;
+    virtual TaskTotals taskTotals() = 0;
+
+    // --- logs ---
+    // Sets entry.id and createdAt (now, unless set).
+    virtual std::int64_t appendLog(LogEntry& entry) = 0;
+    // Oldest first. limit 0: all.
+    virtual std::vector<LogEntry> listLogs(std::int64_t jobId, int limit) = 0;
+
+    // --- settings ---
+    virtual std::map<std::string, std::string> settings() = 0;
+    virtual void putSetting(const std::string& name, const std::string& value) = 0;
+
+    // --- schedules ---
+    virtual std::vector<Schedule> schedules() = 0;
+    // Inserts the schedule if its name is new; an existing row keeps its `active` flag (it was
+    // set through PUT /scheduler and must survive restarts) but takes the other fields.
+    virtual void ensureSchedule(const Schedule& schedule) = 0;
+    // Throws NotFoundError for an unknown name.
+    virtual void setScheduleActive(const std::string& name, bool active) = 0;
+
+    // --- callback outbox ---
+    // Sets event.id and createdAt/nextAttemptAt (now, unless set).
+    virtual std::int64_t enqueueCallback(CallbackEvent& event) = 0;
+    // Pending events with nextAttemptAt <= now that are the oldest pending event of their
+    // (jobId, url) pair, so delivery stays in order per job and endpoint. Oldest first.
+    virtual std::vector<CallbackEvent> dueCallbacks(TimeMs now, int limit) = 0;
+    // Writes state, attempts, lastError, nextAttemptAt, deliveredAt.
+    virtual void updateCallback(const CallbackEvent& event) = 0;
+    virtual std::vector<CallbackEvent> listCallbacks(std::int64_t jobId) = 0;
+    virtual CallbackCounts callbackCounts() = 0;
+};
+
+// The database. Thread-safe: any thread may call transact at any time.
+class Store {
+public:
+    virtual ~Store() = default;
+
+    // Opens "sqlite3://db=PATH" (WAL mode; the folder is created) or "postgresql://..." and
+    // applies pending schema migrations. Throws StoreError with a one-line reason.
+    static std::unique_ptr<Store> open(const std::string& url);
+
+    // Runs fn in one transaction and commits; rolls back if fn throws and rethrows. When the
+    // connection was lost (database restarted) it reconnects and runs fn again, up to a few
+    // times, so fn must have no effect outside the transaction before it returns.
+    virtual void transact(const std::function<void(Tx&)>& fn) = 0;
+
+    // "sqlite3" or "postgresql".
+    virtual std::string backend() const = 0;
+    // SELECT 1 on a connection; false when the database is down.
+    virtual bool ping() = 0;
+    virtual int schemaVersion() = 0;
+
+    // The columns GET /jobs may order by.
+    static const std::vector<std::string>& sortableJobColumns();
+};
+
+}  // namespace te

@@ -1,0 +1,2 @@
+// Placeholder: the PostgreSQL fixture is being written (issue 2).
+#include "tests/support/PostgresFixture.h"

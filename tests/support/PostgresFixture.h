@@ -1,0 +1,40 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace te::test {
+
+// A throwaway PostgreSQL cluster for the tests of one program: initdb + pg_ctl in a temp
+// folder owned by an unprivileged user (initdb refuses root), listening on a free port on
+// 127.0.0.1 only, stopped and removed when the program exits. Started on first use. If it
+// cannot start, instance() throws with the reason (initdb/pg_ctl output): tests fail loudly,
+// nothing is skipped.
+class PostgresFixture {
+public:
+    static PostgresFixture& instance();
+
+    // A new, empty database in the cluster; returns its SOCI URL
+    // "postgresql://host=127.0.0.1 port=N dbname=te_N user=U".
+    std::string freshDatabase();
+    int port() const;
+    // Stops and starts the cluster again (the "database restarts" tests); data is kept.
+    void restart();
+    void stop();
+    void start();
+
+    PostgresFixture(const PostgresFixture&) = delete;
+    PostgresFixture& operator=(const PostgresFixture&) = delete;
+    ~PostgresFixture();
+
+private:
+    PostgresFixture();
+    struct Impl;
+    Impl* _impl;
+};
+
+// The URLs every store-backed test runs against: a fresh SQLite file in `dir` and a fresh
+// PostgreSQL database from the fixture.
+std::vector<std::string> backendUrls(const std::string& dir);
+
+}  // namespace te::test

@@ -1,0 +1,37 @@
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace te::test {
+
+// A fresh folder under /tmp, removed by the destructor (kept if TE_KEEP_TEMP is set).
+class TempDir {
+public:
+    TempDir();
+    ~TempDir();
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+    const std::string& path() const { return _path; }
+    std::string file(const std::string& name) const { return _path + "/" + name; }
+
+private:
+    std::string _path;
+};
+
+// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
+int freePort();
+
+// Polls pred every 10 ms until it is true or the timeout passes; returns pred's last value.
+bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
+
+void writeFile(const std::string& path, const std::string& text);
+std::string readFile(const std::string& path);
+
+// Paths of the build: build/bin/taskengine-worker etc., and the source tree.
+std::string binaryPath(const std::string& program);
+std::string sourcePath(const std::string& relative);
+
+}  // namespace te::test
