@@ -15,8 +15,8 @@ public:
     ~WorkerRuntime();
 
     // Runs until stop() is called; then stops taking tasks, lets running ones finish for up to
-    // graceSec, cancels and hands back the rest (reports FAILED with "worker stopping" so the
-    // server requeues them), sends BYE and returns. Throws ConfigError for a bad config.
+    // graceSec, cancels and hands back the rest (reports FAILED with requeue: true so the
+    // server queues them again), sends BYE and returns. Throws ConfigError for a bad config.
     void run();
     // Thread-safe and async-signal-safe to call from a signal-handling thread.
     void stop();

@@ -33,7 +33,9 @@ inline constexpr const char* kLog = "LOG";
 // {task_id, output: {..}, spawn: [..] | null, exit_code: 0}
 // output is output.json (an object, {} when absent); spawn is spawn.json when present.
 inline constexpr const char* kDone = "DONE";
-// {task_id, error: "..", exit_code: N | null}
+// {task_id, error: "..", exit_code: N | null, requeue: false}
+// requeue true: the task did not fail on its own (the worker is stopping, or its disk is full);
+// the server queues it again without using up a retry.
 inline constexpr const char* kFailed = "FAILED";
 // {} — the worker is stopping: it takes no more tasks; running ones are reported as they end.
 inline constexpr const char* kBye = "BYE";
