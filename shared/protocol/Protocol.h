@@ -42,7 +42,15 @@ inline constexpr const char* kBye = "BYE";
 
 // ---- server -> worker ----
 // {task_id, job_id, name, queue, builtin: "" | "noop"|"sleep"|"http"|"copy"|"move",
-//  command, args: [..], env: {..}, inputs: {..}, timeout: seconds (0 = none)}
+//  command, args: [..], inputs: {name: "value"}, env_inputs: [name, ..], env: {..},
+//  timeout: seconds (0 = none)}
+// command and args are the task class's templates with their {placeholders} still in them:
+// the worker fills them in one pass (te::fillPlaceholders) from `inputs` (everything the
+// server resolved: spawn element, job context, headers, parameters) plus, for each name of
+// env_inputs (inputs with source: environment), its own config env or process environment.
+// A placeholder left without a value fails the task with a message naming it. The process
+// environment is the worker's, plus its config env, plus `env`. Builtins take their arguments
+// from the filled args: sleep [seconds], http [url, method=GET], copy/move [from, to], noop [].
 // The worker answers STARTED then DONE or FAILED.
 inline constexpr const char* kAssign = "ASSIGN";
 // {task_id} — stop the task if it runs (kill its process group); answer FAILED.
