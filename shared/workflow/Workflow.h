@@ -3,6 +3,8 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <ostream>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,7 @@ struct TaskClass {
     int timeoutSec = 0;                  // 0: none
     std::optional<int> retries;          // unset: the retry_limit setting
     std::optional<int> retryDelaySec;    // unset: the retry_delay setting
+    std::string file;                    // where it was defined, for messages
 };
 
 // One `stages:` entry of a job.
@@ -78,7 +81,14 @@ std::shared_ptr<const WorkflowSet> parseWorkflows(const std::string& yamlText,
 // element: nothing is split, quoted or passed to a shell.
 std::string fillPlaceholders(const std::string& text,
                              const std::map<std::string, std::string>& values);
-// The placeholder names used in `text`.
+// The placeholder names used in `text`, in order of first use, each once.
 std::vector<std::string> placeholdersOf(const std::string& text);
+// Every placeholder name of a task class's exec_command and exec_args: the inputs a worker
+// needs values for. The loader guarantees each is declared in the task's `input`.
+std::set<std::string> placeholdersOf(const TaskClass& task);
+
+// The server's `--check-workflows DIR`: loads DIR and prints one line to `out`,
+// "OK: N jobs, M task classes in DIR" (returns 0) or the first problem (returns 1).
+int checkWorkflowsCommand(const std::string& dir, std::ostream& out);
 
 }  // namespace te
