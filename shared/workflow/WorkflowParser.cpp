@@ -273,7 +273,7 @@ void parseWorkflowFile(const std::string& yamlText, const std::string& file, Wor
     if (root.IsNull()) r.fail("", "is empty; a workflow file defines tasks:, jobs: or both");
     if (!root.IsMap()) r.fail("", "must be a mapping with tasks: and/or jobs:");
     expectMap(r, root, "", {"tasks", "jobs"});
-    if (!root["tasks"] && !root["jobs"]) r.fail("", "defines neither tasks: nor jobs:");
+    size_t before = into.tasks.size() + into.jobs.size();
 
     if (root["tasks"]) {
         eachEntry(r, root["tasks"], "tasks",
@@ -292,6 +292,9 @@ void parseWorkflowFile(const std::string& yamlText, const std::string& file, Wor
                       }
                       into.jobs[key] = readJob(r, n, key, path);
                   });
+    }
+    if (into.tasks.size() + into.jobs.size() == before) {
+        r.fail("", "defines no tasks and no jobs");
     }
 }
 
