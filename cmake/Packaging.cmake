@@ -1,0 +1,105 @@
+# Debian packages: taskengine-server and taskengine-worker, one CPack DEB component each.
+# Build them with `cpack -G DEB` in a build folder (scripts/test-packages does, and checks
+# them). Included by the top-level CMakeLists.txt for the full (Linux) build only.
+#
+# Layout of an installed package:
+#   /usr/bin/taskengine-{server,worker}
+#   /etc/taskengine/{server,worker}.yaml, /etc/taskengine/workflows/  (conffiles)
+#   /lib/systemd/system/taskengine-*.service                         (from installer/systemd/)
+#   /var/lib/taskengine, owned by the system user `taskengine`        (made by postinst)
+
+include(GNUInstallDirs)
+
+set(_pkg_dir ${PROJECT_SOURCE_DIR}/installer/debian)
+set(_config_dir ${PROJECT_SOURCE_DIR}/config)
+set(_units_dir ${PROJECT_SOURCE_DIR}/installer/systemd)
+
+# The server and worker CMakeLists install their programs without a COMPONENT, i.e. into
+# "Unspecified", which no package takes. Installing the built files again here, under a
+# component, keeps the packaging in this one file.
+install(PROGRAMS $<TARGET_FILE:taskengine-server> DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT server)
+install(PROGRAMS $<TARGET_FILE:taskengine-worker> DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT worker)
+
+# Paths are absolute on purpose: /etc and /lib/systemd are not under the /usr prefix.
+if(EXISTS ${_config_dir}/server.yaml)
+  install(FILES ${_config_dir}/server.yaml DESTINATION /etc/taskengine COMPONENT server)
+endif()
+if(EXISTS ${_config_dir}/workflows)
+  install(DIRECTORY ${_config_dir}/workflows/ DESTINATION /etc/taskengine/workflows
+          COMPONENT server FILES_MATCHING PATTERN "*.yaml")
+endif()
+if(EXISTS ${_config_dir}/worker.yaml)
+  install(FILES ${_config_dir}/worker.yaml DESTINATION /etc/taskengine COMPONENT worker)
+endif()
+file(GLOB _server_units ${_units_dir}/taskengine-server*.service)
+file(GLOB _worker_units ${_units_dir}/taskengine-worker*.service)
+if(_server_units)
+  install(FILES ${_server_units} DESTINATION /lib/systemd/system COMPONENT server)
+endif()
+if(_worker_units)
+  install(FILES ${_worker_units} DESTINATION /lib/systemd/system COMPONENT worker)
+endif()
+
+# Maintainer scripts and conffiles, per package. The scripts are templates so each package
+# names its own units; conffiles list what dpkg must not overwrite when the admin edited it.
+function(_taskengine_control component units conffiles)
+  set(_out ${PROJECT_BINARY_DIR}/debian/${component})
+  set(TASKENGINE_UNITS "")
+  foreach(u IN LISTS units)
+    get_filename_component(_name ${u} NAME)
+    string(APPEND TASKENGINE_UNITS " ${_name}")
+  endforeach()
+  string(STRIP "${TASKENGINE_UNITS}" TASKENGINE_UNITS)
+  foreach(script postinst prerm postrm)
+    configure_file(${_pkg_dir}/${script}.in ${_out}/${script} @ONLY FILE_PERMISSIONS
+                   OWNER_READ OWNER_WRITE OWNER_EXECUTE GROUP_READ GROUP_EXECUTE WORLD_READ WORLD_EXECUTE)
+  endforeach()
+  list(JOIN conffiles "\n" _lines)
+  file(WRITE ${_out}/conffiles "${_lines}\n")
+  string(TOUPPER ${component} _C)
+  set(CPACK_DEBIAN_${_C}_PACKAGE_CONTROL_EXTRA
+      "${_out}/postinst;${_out}/prerm;${_out}/postrm;${_out}/conffiles" PARENT_SCOPE)
+endfunction()
+
+set(_server_conffiles "")
+if(EXISTS ${_config_dir}/server.yaml)
+  list(APPEND _server_conffiles /etc/taskengine/server.yaml)
+endif()
+file(GLOB _workflow_files RELATIVE ${_config_dir}/workflows ${_config_dir}/workflows/*.yaml)
+foreach(f IN LISTS _workflow_files)
+  list(APPEND _server_conffiles /etc/taskengine/workflows/${f})
+endforeach()
+set(_worker_conffiles "")
+if(EXISTS ${_config_dir}/worker.yaml)
+  list(APPEND _worker_conffiles /etc/taskengine/worker.yaml)
+endif()
+_taskengine_control(server "${_server_units}" "${_server_conffiles}")
+_taskengine_control(worker "${_worker_units}" "${_worker_conffiles}")
+
+set(CPACK_GENERATOR DEB)
+set(CPACK_PACKAGE_NAME taskengine)
+set(CPACK_PACKAGE_VENDOR "Task Engine")
+set(CPACK_PACKAGE_CONTACT "Task Engine maintainers <taskengine@localhost>")
+set(CPACK_PACKAGE_VERSION ${PROJECT_VERSION})
+set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "Job engine: REST server and ZeroMQ workers")
+set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+set(CPACK_STRIP_FILES ON)
+# Only the two packages; "Unspecified" (the duplicate install rules above) is left out.
+set(CPACK_COMPONENTS_ALL server worker)
+
+set(CPACK_DEB_COMPONENT_INSTALL ON)
+set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
+set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+set(CPACK_DEBIAN_PACKAGE_SECTION misc)
+set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
+set(CPACK_DEBIAN_SERVER_PACKAGE_NAME taskengine-server)
+set(CPACK_DEBIAN_WORKER_PACKAGE_NAME taskengine-worker)
+# adduser for the postinst; systemd units are optional to use, so systemd is not required.
+set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser")
+set(CPACK_DEBIAN_WORKER_PACKAGE_DEPENDS "adduser")
+set(CPACK_COMPONENT_SERVER_DESCRIPTION
+    "Task Engine server\n REST API, scheduler, ZeroMQ dispatcher and callback sender.")
+set(CPACK_COMPONENT_WORKER_DESCRIPTION
+    "Task Engine worker\n Runs the tasks the server dispatches over ZeroMQ.")
+
+include(CPack)
