@@ -1,0 +1,35 @@
+#pragma once
+
+#include <Poco/Util/ServerApplication.h>
+
+#include <optional>
+#include <string>
+
+#include "shared/config/WorkerConfig.h"
+
+namespace te {
+
+// The taskengine-worker program: flags and config, logging, then a WorkerRuntime until
+// SIGTERM/SIGINT, which stops it gracefully (running tasks finish or are handed back).
+// Exit codes: 0 clean stop, EXIT_USAGE for a bad flag, EXIT_CONFIG for a bad config (with one
+// line on stderr naming the file and key), EXIT_SOFTWARE if the runtime failed.
+class WorkerApp : public Poco::Util::ServerApplication {
+public:
+    WorkerApp();
+
+protected:
+    void defineOptions(Poco::Util::OptionSet& options) override;
+    void handleOption(const std::string& name, const std::string& value) override;
+    int main(const std::vector<std::string>& args) override;
+
+private:
+    WorkerConfig buildConfig() const;
+    void setUpLogging(const WorkerConfig& config) const;
+
+    bool _helpShown = false;
+    bool _versionShown = false;
+    std::string _configFile;
+    std::optional<std::string> _server, _name, _queues, _slots, _workDir;
+};
+
+}  // namespace te
