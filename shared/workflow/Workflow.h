@@ -71,6 +71,9 @@ struct WorkflowSet {
 // line "FILE: jobs.X.stages[1].task_class: unknown task class 'y'" on the first problem:
 // unknown task_class or spawn_task, a placeholder with no input of that name, duplicate task or
 // job names across files, wrong types, missing exec_command (and no builtin), bad YAML.
+// A missing folder, or one without workflow files, is an error too ("no workflow files (*.yaml,
+// *.yml) in DIR"): a server pointed at the wrong folder should not start and refuse every job.
+// The rules are docs/workflows.md.
 std::shared_ptr<const WorkflowSet> loadWorkflows(const std::string& dir);
 // The same for one file's text (tests, --check-workflows on one file).
 std::shared_ptr<const WorkflowSet> parseWorkflows(const std::string& yamlText,
