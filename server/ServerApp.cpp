@@ -1,1 +1,139 @@
-// Placeholder: the ServerApplication is being written.
+#include "server/ServerApp.h"
+
+#include <Poco/ConsoleChannel.h>
+#include <Poco/FileChannel.h>
+#include <Poco/FormattingChannel.h>
+#include <Poco/PatternFormatter.h>
+#include <Poco/Util/HelpFormatter.h>
+#include <Poco/Util/Option.h>
+#include <Poco/Util/OptionSet.h>
+
+#include <iostream>
+
+#include "server/Server.h"
+#include "shared/Errors.h"
+#include "shared/Version.h"
+#include "shared/config/ServerConfig.h"
+#include "shared/workflow/Workflow.h"
+
+namespace te {
+
+int checkWorkflowsCommand(const std::string& dir, std::ostream& out);
+
+namespace {
+
+int parsePort(const std::string& value) {
+    try {
+        size_t used = 0;
+        int port = std::stoi(value, &used);
+        if (used == value.size() && port >= 0 && port <= 65535) return port;
+    } catch (const std::exception&) {
+    }
+    throw ConfigError("--port: must be a number from 0 to 65535, got '" + value + "'");
+}
+
+void setupLogging(const ServerConfig& cfg) {
+    Poco::AutoPtr<Poco::Channel> sink;
+    if (cfg.logFile.empty()) {
+        sink = new Poco::ConsoleChannel;
+    } else {
+        auto* file = new Poco::FileChannel(cfg.logFile);
+        file->setProperty("rotation", "100 M");
+        file->setProperty("archive", "timestamp");
+        file->setProperty("purgeCount", "5");
+        sink = file;
+    }
+    Poco::AutoPtr<Poco::PatternFormatter> format(
+        new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
+    Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(format, sink));
+    try {
+        Poco::Logger::root().setChannel(channel);
+        Poco::Logger::root().setLevel(cfg.logLevel);
+        Poco::Logger::setLevel("", Poco::Logger::parseLevel(cfg.logLevel));
+    } catch (const Poco::Exception&) {
+        throw ConfigError(cfg.file + ": log_level: unknown level '" + cfg.logLevel + "'");
+    }
+    // Loggers created before this point (by name) keep the old channel unless told.
+    Poco::Logger::setChannel("", channel);
+}
+
+}  // namespace
+
+void ServerApp::defineOptions(Poco::Util::OptionSet& options) {
+    ServerApplication::defineOptions(options);
+    using Poco::Util::Option;
+    options.addOption(Option("help", "h", "print this help and exit"));
+    options.addOption(Option("version", "v", "print the version and exit"));
+    options.addOption(Option("config", "c", "server config file (YAML)").argument("FILE"));
+    options.addOption(Option("port", "p", "HTTP port (overrides http.port)").argument("N"));
+    options.addOption(Option("database", "d", "database URL: sqlite3://db=PATH or postgresql://...")
+                          .argument("URL"));
+    options.addOption(Option("dispatch", "", "ZeroMQ endpoint workers connect to, e.g. tcp://*:5555")
+                          .argument("ENDPOINT"));
+    options.addOption(Option("workflows", "w", "folder of workflow *.yaml files").argument("DIR"));
+    options.addOption(Option("check-workflows", "", "validate the workflow files of DIR and exit")
+                          .argument("DIR"));
+}
+
+void ServerApp::handleOption(const std::string& name, const std::string& value) {
+    ServerApplication::handleOption(name, value);
+    if (name == "help") {
+        printHelp();
+        _stop = true;
+        stopOptionsProcessing();
+    } else if (name == "version") {
+        std::cout << "taskengine-server " << kVersion << std::endl;
+        _stop = true;
+        stopOptionsProcessing();
+    } else if (name == "config") {
+        _configFile = value;
+    } else if (name == "check-workflows") {
+        _checkDir = value;
+    } else if (name == "port" || name == "database" || name == "dispatch" || name == "workflows") {
+        _overrides[name] = value;
+    }
+}
+
+void ServerApp::printHelp() {
+    Poco::Util::HelpFormatter help(options());
+    help.setCommand("taskengine-server");
+    help.setUsage("--config FILE [--port N] [--database URL] [--dispatch ENDPOINT] [--workflows DIR]");
+    help.setHeader("Task Engine server: REST API, job engine, scheduler, dispatch and callbacks.");
+    help.setFooter("Flags override the config file. SIGTERM or SIGINT stops it cleanly.");
+    help.format(std::cout);
+}
+
+int ServerApp::main(const std::vector<std::string>&) {
+    if (_stop) return EXIT_OK;
+    if (!_checkDir.empty()) return checkWorkflowsCommand(_checkDir, std::cout) == 0 ? EXIT_OK : EXIT_DATAERR;
+    ServerConfig cfg;
+    try {
+        if (!_configFile.empty()) cfg = loadServerConfig(_configFile);
+        for (const auto& [name, value] : _overrides) {
+            if (name == "port") cfg.http.port = parsePort(value);
+            if (name == "database") cfg.database = value;
+            if (name == "dispatch") cfg.dispatch.bind = value;
+            if (name == "workflows") cfg.workflows = value;
+        }
+        setupLogging(cfg);
+    } catch (const Error& e) {
+        std::cerr << "taskengine-server: " << e.what() << std::endl;
+        return EXIT_CONFIG;
+    }
+    Server server(cfg);
+    try {
+        server.start();
+    } catch (const Error& e) {
+        std::cerr << "taskengine-server: " << e.what() << std::endl;
+        return EXIT_CONFIG;
+    } catch (const std::exception& e) {
+        std::cerr << "taskengine-server: cannot start: " << e.what() << std::endl;
+        return EXIT_SOFTWARE;
+    }
+    waitForTerminationRequest();
+    Poco::Logger::get("server").information("stopping");
+    server.stop();
+    return EXIT_OK;
+}
+
+}  // namespace te

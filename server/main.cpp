@@ -1,1 +1,6 @@
-int main() { return 0; }
+#include "server/ServerApp.h"
+
+int main(int argc, char** argv) {
+    te::ServerApp app;
+    return app.run(argc, argv);
+}

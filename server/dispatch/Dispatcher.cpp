@@ -1,0 +1,398 @@
+#include "server/dispatch/Dispatcher.h"
+
+#include <Poco/JSON/Object.h>
+#include <Poco/Logger.h>
+
+#include <chrono>
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <map>
+#include <set>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
+
+#include "server/store/Store.h"
+#include "shared/Errors.h"
+#include "shared/protocol/Protocol.h"
+#include "shared/util/Json.h"
+
+namespace te {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct WorkerInfo {
+    std::string routingId;
+    std::string name;
+    std::string host;
+    std::string platform;
+    std::string version;
+    std::vector<std::string> queues;
+    int slots = 1;
+    std::set<std::int64_t> inflight;
+    Clock::time_point lastSeen;
+    bool stopping = false;
+};
+
+struct Command {
+    enum Kind { Wake, Cancel } kind;
+    std::int64_t taskId = 0;
+};
+
+}  // namespace
+
+struct Dispatcher::State {
+    State(const DispatchConfig& c, Store& s, EngineImpl& e) : config(c), store(s), engine(e) {}
+
+    DispatchConfig config;
+    Store& store;
+    EngineImpl& engine;
+    Poco::Logger& logger = Poco::Logger::get("dispatch");
+
+    zmq::context_t context{1};
+    std::unique_ptr<zmq::socket_t> router;
+    std::string endpoint;
+    std::string inprocName;
+    std::thread thread;
+    std::atomic<bool> running{false};
+
+    // Commands from other threads; the PUSH socket is shared under `commandsMutex`.
+    std::mutex commandsMutex;
+    std::deque<Command> commands;
+    std::unique_ptr<zmq::socket_t> push;
+    std::unique_ptr<zmq::socket_t> pull;  // the dispatcher thread's end
+
+    // Owned by the dispatcher thread.
+    std::map<std::string, WorkerInfo> workers;  // by routing id
+    size_t roundRobin = 0;
+    bool needDispatch = true;
+
+    mutable std::mutex snapshotMutex;
+    std::vector<WorkerSnapshot> snapshot;
+
+    void send(const std::string& routingId, const char* type, const std::string& body);
+    void handle(const std::string& routingId, const std::string& type, const std::string& body);
+    void dispatch();
+    void heartbeat(Clock::time_point now);
+    void publishSnapshot();
+    Poco::JSON::Object::Ptr assignMessage(const Task& task);
+};
+
+Dispatcher::Dispatcher(const DispatchConfig& config, Store& store, EngineImpl& engine)
+    : _state(std::make_unique<State>(config, store, engine)) {}
+
+Dispatcher::~Dispatcher() { stop(); }
+
+void Dispatcher::start() {
+    State& s = *_state;
+    s.router = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::router);
+    s.router->set(zmq::sockopt::linger, 0);
+    // A send to a worker that went away fails at once instead of being dropped silently.
+    s.router->set(zmq::sockopt::router_mandatory, 1);
+    try {
+        s.router->bind(s.config.bind);
+    } catch (const zmq::error_t& e) {
+        throw ConfigError("dispatch.bind: cannot bind '" + s.config.bind + "': " + e.what());
+    }
+    std::string bound = s.router->get(zmq::sockopt::last_endpoint);
+    auto pos = bound.find("0.0.0.0");
+    if (pos != std::string::npos) bound.replace(pos, 7, "127.0.0.1");
+    s.endpoint = bound;
+    s.inprocName = "inproc://dispatch-" + std::to_string(reinterpret_cast<std::uintptr_t>(this));
+    // Both inproc ends are made here; the PULL end then belongs to the dispatcher thread
+    // (thread creation is the memory barrier ZeroMQ asks for when a socket changes threads).
+    s.pull = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::pull);
+    s.pull->bind(s.inprocName);
+    s.push = std::make_unique<zmq::socket_t>(s.context, zmq::socket_type::push);
+    s.push->set(zmq::sockopt::linger, 0);
+    s.push->connect(s.inprocName);
+    s.running = true;
+    s.thread = std::thread([this] { run(); });
+    s.logger.information("dispatching on %s", s.endpoint);
+}
+
+void Dispatcher::stop() {
+    State& s = *_state;
+    if (!s.running.exchange(false)) return;
+    wake();
+    if (s.thread.joinable()) s.thread.join();
+    std::lock_guard<std::mutex> lock(s.commandsMutex);
+    s.push.reset();
+    s.pull.reset();
+    s.router.reset();
+}
+
+std::string Dispatcher::endpoint() const { return _state->endpoint; }
+
+void Dispatcher::wake() {
+    State& s = *_state;
+    std::lock_guard<std::mutex> lock(s.commandsMutex);
+    if (!s.push) return;
+    bool first = s.commands.empty();
+    s.commands.push_back({Command::Wake, 0});
+    if (first) s.push->send(zmq::str_buffer("!"), zmq::send_flags::dontwait);
+}
+
+void Dispatcher::cancel(std::int64_t taskId) {
+    State& s = *_state;
+    std::lock_guard<std::mutex> lock(s.commandsMutex);
+    if (!s.push) return;
+    bool first = s.commands.empty();
+    s.commands.push_back({Command::Cancel, taskId});
+    if (first) s.push->send(zmq::str_buffer("!"), zmq::send_flags::dontwait);
+}
+
+std::vector<WorkerSnapshot> Dispatcher::workers() const {
+    std::lock_guard<std::mutex> lock(_state->snapshotMutex);
+    return _state->snapshot;
+}
+
+void Dispatcher::run() {
+    State& s = *_state;
+    zmq::socket_t& pull = *s.pull;
+    const auto hb = std::chrono::milliseconds(s.config.heartbeatMs);
+    auto nextHeartbeat = Clock::now() + hb;
+    auto nextTick = Clock::now() + std::chrono::seconds(1);
+    while (s.running) {
+        zmq::pollitem_t items[] = {{static_cast<void*>(*s.router), 0, ZMQ_POLLIN, 0},
+                                   {static_cast<void*>(pull), 0, ZMQ_POLLIN, 0}};
+        auto wait = std::min(nextHeartbeat, nextTick) - Clock::now();
+        long ms = std::max<long>(
+            0, static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()));
+        try {
+            zmq::poll(items, 2, std::chrono::milliseconds(std::min<long>(ms, 200)));
+        } catch (const zmq::error_t& e) {
+            if (e.num() == EINTR) continue;
+            throw;
+        }
+        // Drain everything that is waiting before dispatching once: under load, many DONEs
+        // are answered by one claim per worker instead of one claim each.
+        for (int i = 0; i < 10000; ++i) {
+            std::vector<zmq::message_t> frames;
+            auto got = zmq::recv_multipart(*s.router, std::back_inserter(frames),
+                                           zmq::recv_flags::dontwait);
+            if (!got) break;
+            if (frames.size() < 2) continue;
+            std::string body = frames.size() >= 3 ? frames[2].to_string() : "{}";
+            try {
+                s.handle(frames[0].to_string(), frames[1].to_string(), body);
+            } catch (const std::exception& e) {
+                s.logger.error("message %s from %s: %s", frames[1].to_string(),
+                               frames[0].to_string(), std::string(e.what()));
+            }
+        }
+        if (items[1].revents & ZMQ_POLLIN) {
+            zmq::message_t ping;
+            while (pull.recv(ping, zmq::recv_flags::dontwait)) {
+            }
+        }
+        std::deque<Command> commands;
+        {
+            std::lock_guard<std::mutex> lock(s.commandsMutex);
+            commands.swap(s.commands);
+        }
+        for (const auto& c : commands) {
+            if (c.kind == Command::Wake) {
+                s.needDispatch = true;
+                continue;
+            }
+            for (auto& [rid, w] : s.workers) {
+                if (w.inflight.count(c.taskId)) {
+                    Poco::JSON::Object::Ptr msg = new Poco::JSON::Object;
+                    msg->set("task_id", c.taskId);
+                    s.send(rid, protocol::kCancel, json::stringify(msg));
+                }
+            }
+        }
+        auto now = Clock::now();
+        if (now >= nextHeartbeat) {
+            s.heartbeat(now);
+            nextHeartbeat = now + hb;
+        }
+        if (now >= nextTick) {
+            // Retry delays and handed-back tasks become ready without anyone waking us.
+            s.needDispatch = true;
+            nextTick = now + std::chrono::seconds(1);
+        }
+        if (s.needDispatch) {
+            s.needDispatch = false;
+            try {
+                s.dispatch();
+            } catch (const std::exception& e) {
+                s.logger.error("dispatch: %s", std::string(e.what()));
+            }
+        }
+        s.publishSnapshot();
+    }
+}
+
+void Dispatcher::State::send(const std::string& routingId, const char* type,
+                             const std::string& body) {
+    std::array<zmq::const_buffer, 3> frames = {zmq::buffer(routingId), zmq::buffer(type, std::strlen(type)),
+                                               zmq::buffer(body)};
+    try {
+        zmq::send_multipart(*router, frames, zmq::send_flags::dontwait);
+    } catch (const zmq::error_t& e) {
+        // EHOSTUNREACH: the worker's connection is gone. Its tasks come back by lease expiry.
+        logger.warning("send %s to %s failed: %s", std::string(type), routingId, std::string(e.what()));
+    }
+}
+
+void Dispatcher::State::handle(const std::string& rid, const std::string& type,
+                               const std::string& body) {
+    auto msg = json::parseObject(body, 64);
+    auto it = workers.find(rid);
+    if (type == protocol::kReady) {
+        WorkerInfo& w = workers[rid];
+        w.routingId = rid;
+        w.name = msg->optValue<std::string>("name", rid);
+        w.host = msg->optValue<std::string>("host", "");
+        w.platform = msg->optValue<std::string>("platform", "");
+        w.version = msg->optValue<std::string>("version", "");
+        w.slots = std::max(1, msg->optValue<int>("slots", 1));
+        w.queues.clear();
+        if (auto q = msg->getArray("queues")) w.queues = json::toStringList(q);
+        if (w.queues.empty()) w.queues = {"work"};
+        w.lastSeen = Clock::now();
+        w.stopping = false;
+        std::vector<std::int64_t> running;
+        if (auto r = msg->getArray("running")) {
+            for (size_t i = 0; i < r->size(); ++i) running.push_back(r->getElement<std::int64_t>(i));
+        }
+        w.inflight = std::set<std::int64_t>(running.begin(), running.end());
+        for (const auto& [otherId, other] : workers) {
+            if (otherId != rid && other.name == w.name) {
+                logger.warning("two connections call themselves '%s'; worker names must be unique",
+                               w.name);
+            }
+        }
+        logger.information("worker %s ready: queues %s, %d slots, %z running", w.name,
+                           json::stringify(msg->getArray("queues")), w.slots, running.size());
+        if (!running.empty()) {
+            engine.workerRunning(w.name, running,
+                                 nowMs() + static_cast<TimeMs>(config.leaseMs));
+        }
+        needDispatch = true;
+        return;
+    }
+    if (it == workers.end()) {
+        // A worker from before a restart of ours: ask it to introduce itself again, but
+        // still record what it reports — a result is a result.
+        send(rid, protocol::kReset, "{}");
+    } else {
+        it->second.lastSeen = Clock::now();
+    }
+    std::string name = it != workers.end() ? it->second.name : rid.substr(0, rid.rfind(':'));
+    if (type == protocol::kHeartbeat) return;
+    if (type == protocol::kBye) {
+        if (it != workers.end()) it->second.stopping = true;
+        logger.information("worker %s is stopping", name);
+        return;
+    }
+    std::int64_t taskId = msg->optValue<std::int64_t>("task_id", 0);
+    std::optional<int> exitCode;
+    if (msg->has("exit_code") && !msg->get("exit_code").isEmpty()) {
+        exitCode = msg->get("exit_code").convert<int>();
+    }
+    if (type == protocol::kStarted) {
+        engine.taskStarted(taskId, name);
+    } else if (type == protocol::kLog) {
+        int sev = std::clamp(msg->optValue<int>("severity", 1), 0, 4);
+        engine.taskLog(taskId, static_cast<Severity>(sev), msg->optValue<std::string>("message", ""));
+    } else if (type == protocol::kDone) {
+        if (it != workers.end()) it->second.inflight.erase(taskId);
+        Poco::JSON::Object::Ptr output = msg->getObject("output");
+        Poco::JSON::Array::Ptr spawn = msg->getArray("spawn");
+        engine.taskDone(taskId, name, output, spawn, exitCode);
+        needDispatch = true;
+    } else if (type == protocol::kFailed) {
+        if (it != workers.end()) it->second.inflight.erase(taskId);
+        engine.taskFailed(taskId, name, msg->optValue<std::string>("error", "failed"), exitCode,
+                          msg->optValue<bool>("requeue", false));
+        needDispatch = true;
+    } else {
+        logger.warning("unknown message type '%s' from %s", type, name);
+    }
+}
+
+Poco::JSON::Object::Ptr Dispatcher::State::assignMessage(const Task& task) {
+    Poco::JSON::Object::Ptr msg = new Poco::JSON::Object;
+    msg->set("task_id", task.id);
+    msg->set("job_id", task.jobId);
+    msg->set("name", task.name);
+    msg->set("queue", task.queue);
+    msg->set("builtin", task.builtin);
+    msg->set("command", task.command);
+    msg->set("args", json::arrayOrEmpty(task.args));
+    msg->set("inputs", json::objectOrEmpty(task.inputs));
+    Poco::JSON::Array::Ptr envInputs = new Poco::JSON::Array;
+    if (const TaskClass* cls = engine.workflows().findTask(task.name)) {
+        for (const auto& [name, in] : cls->input) {
+            if (in.source == InputSource::Environment) envInputs->add(name);
+        }
+    }
+    msg->set("env_inputs", envInputs);
+    msg->set("env", json::objectOrEmpty(task.env));
+    msg->set("timeout", task.timeoutSec);
+    msg->set("attempt", task.attempt);
+    return msg;
+}
+
+void Dispatcher::State::dispatch() {
+    if (workers.empty()) return;
+    std::vector<WorkerInfo*> order;
+    for (auto& [rid, w] : workers) order.push_back(&w);
+    // Start the round at a different worker each time, so equal workers share the load.
+    size_t start = roundRobin++ % order.size();
+    for (size_t i = 0; i < order.size(); ++i) {
+        WorkerInfo& w = *order[(start + i) % order.size()];
+        int credit = w.slots - static_cast<int>(w.inflight.size());
+        if (w.stopping || credit <= 0) continue;
+        std::vector<Task> claimed;
+        TimeMs now = nowMs();
+        store.transact([&](Tx& tx) {
+            claimed = tx.claimTasks(w.queues, w.name, credit, now, now + config.leaseMs);
+        });
+        for (const Task& t : claimed) {
+            w.inflight.insert(t.id);
+            send(w.routingId, protocol::kAssign, json::stringify(assignMessage(t)));
+        }
+    }
+}
+
+void Dispatcher::State::heartbeat(Clock::time_point now) {
+    const auto deadAfter = std::chrono::milliseconds(config.heartbeatMs * config.liveness);
+    for (auto it = workers.begin(); it != workers.end();) {
+        WorkerInfo& w = it->second;
+        if (now - w.lastSeen > deadAfter) {
+            logger.warning("worker %s stopped heartbeating; its %z task(s) return when their lease ends",
+                           w.name, w.inflight.size());
+            it = workers.erase(it);
+            continue;
+        }
+        send(w.routingId, protocol::kHeartbeat, "{}");
+        if (!w.inflight.empty()) {
+            try {
+                store.transact([&](Tx& tx) {
+                    tx.renewLeases(w.name, nowMs() + static_cast<TimeMs>(config.leaseMs));
+                });
+            } catch (const std::exception& e) {
+                logger.error("lease renewal for %s: %s", w.name, std::string(e.what()));
+            }
+        }
+        ++it;
+    }
+}
+
+void Dispatcher::State::publishSnapshot() {
+    std::vector<WorkerSnapshot> next;
+    next.reserve(workers.size());
+    for (const auto& [rid, w] : workers) {
+        next.push_back({w.name, w.queues, w.slots, static_cast<int>(w.inflight.size())});
+    }
+    std::lock_guard<std::mutex> lock(snapshotMutex);
+    snapshot.swap(next);
+}
+
+}  // namespace te

@@ -1,0 +1,46 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "server/engine/EngineImpl.h"
+#include "shared/config/ServerConfig.h"
+
+namespace te {
+
+class Store;
+
+// Hands queued tasks to workers over ZeroMQ (protocol: shared/protocol/Protocol.h).
+// One thread owns the ROUTER socket and the worker registry; other threads reach it only
+// through wake()/cancel(), which queue a command and ping the thread over an inproc socket.
+// Credit-based flow: a worker never has more unfinished ASSIGNs than its slots.
+class Dispatcher {
+public:
+    Dispatcher(const DispatchConfig& config, Store& store, EngineImpl& engine);
+    ~Dispatcher();
+
+    // Binds config.bind (throws ConfigError "dispatch.bind: ..." when it cannot) and starts
+    // the thread.
+    void start();
+    void stop();
+    // "tcp://127.0.0.1:N": where a worker on this host connects (a wildcard bind is shown as
+    // 127.0.0.1, and "*" ports resolved).
+    std::string endpoint() const;
+
+    void wake();                        // queued tasks may be waiting: dispatch now
+    void cancel(std::int64_t taskId);   // tell the task's worker to stop it
+    std::vector<WorkerSnapshot> workers() const;
+
+private:
+    struct State;
+    void run();
+    std::unique_ptr<State> _state;
+};
+
+}  // namespace te

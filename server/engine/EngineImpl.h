@@ -1,0 +1,114 @@
+#pragma once
+
+#include <Poco/JSON/Array.h>
+#include <Poco/JSON/Object.h>
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/callbacks/CallbackBuilder.h"
+#include "server/engine/Engine.h"
+#include "shared/config/ServerConfig.h"
+#include "shared/workflow/Workflow.h"
+
+namespace te {
+
+// A live worker as the dispatcher sees it, for /health and broadcast stages.
+struct WorkerSnapshot {
+    std::string name;
+    std::vector<std::string> queues;
+    int slots = 0;
+    int running = 0;
+};
+
+// The engine. Every state change runs under _mutex and inside one store transaction; what
+// the transaction decided (tasks to cancel, callbacks to send, tasks to dispatch) is announced
+// through the hooks only after it committed.
+class EngineImpl : public Engine {
+public:
+    struct Hooks {
+        std::function<void()> tasksReady;                          // new queued tasks
+        std::function<void(std::int64_t taskId)> cancelTask;       // stop a running task
+        std::function<void()> callbacksReady;                      // outbox rows committed
+        std::function<std::vector<WorkerSnapshot>()> liveWorkers;  // dispatcher registry
+        std::function<std::map<std::string, QueueStats>()> extraQueues;  // scheduler, callback
+    };
+
+    EngineImpl(Store& store, std::shared_ptr<const WorkflowSet> workflows,
+               const ServerConfig& config);
+    void setHooks(Hooks hooks);
+    // Loads settings (config values are defaults; stored ones win) and the schedules table.
+    void initialize();
+
+    // --- Engine (client-facing) ---
+    std::int64_t submit(const Submission& submission) override;
+    JobView getJob(const std::string& client, std::int64_t id) override;
+    std::vector<JobView> listJobs(const JobFilter& filter) override;
+    std::string updateJob(const std::string& client, std::int64_t id,
+                          const JobUpdate& update) override;
+    std::int64_t rerun(const std::string& client, std::int64_t id) override;
+    std::vector<LogEntry> logs(const std::string& client, std::int64_t id) override;
+    std::vector<Task> tasks(const std::string& client, std::int64_t id) override;
+    Settings settings() override;
+    void putSetting(const std::string& name, const std::string& value) override;
+    std::vector<Schedule> schedules() override;
+    std::vector<std::string> setScheduleActive(const std::string& name, bool active) override;
+    HealthReport health() override;
+    Dashboard dashboard() override;
+    bool hasWorkflow(const std::string& name) const override;
+
+    // --- worker events (called by the dispatcher thread) ---
+    void taskStarted(std::int64_t taskId, const std::string& worker);
+    void taskLog(std::int64_t taskId, Severity severity, const std::string& message);
+    void taskDone(std::int64_t taskId, const std::string& worker,
+                  Poco::JSON::Object::Ptr output, Poco::JSON::Array::Ptr spawn,
+                  std::optional<int> exitCode);
+    void taskFailed(std::int64_t taskId, const std::string& worker, const std::string& error,
+                    std::optional<int> exitCode, bool requeue);
+    // A worker (re)announced tasks it is running: they are its again, whatever a lease said.
+    void workerRunning(const std::string& worker, const std::vector<std::int64_t>& taskIds,
+                       TimeMs leaseUntil);
+
+    // --- periodic work (called by the scheduler) ---
+    void admit();                    // start queued jobs while slots allow
+    int queueScheduledJobs();        // scheduled jobs whose run_at passed -> queued/pending
+    int checkSemaphores();           // pending jobs whose semaphore answers 2xx -> queued
+    int expireLeases();              // tasks of silent workers -> queued again
+    int expireEndpointWaits();       // targeted copies never received -> incomplete
+    const WorkflowSet& workflows() const { return *_workflows; }
+
+private:
+    struct Effects;  // what a transaction decided, announced after commit
+    void announce(const Effects& fx);
+    Job requireJob(Tx& tx, const std::string& client, std::int64_t id);
+    JobView view(Tx& tx, const Job& job, bool withPosition);
+    void log(Tx& tx, const Job& job, std::int64_t taskId, Severity s, const std::string& prog,
+             const std::string& message);
+    void callback(Tx& tx, Effects& fx, const Job& job, const Task* task,
+                  const std::string& event, const std::string& message);
+
+    // job life cycle (inside a transaction, _mutex held)
+    void startJob(Tx& tx, Effects& fx, Job& job);
+    void startStage(Tx& tx, Effects& fx, Job& job, int stage);
+    void advance(Tx& tx, Effects& fx, Job& job);
+    void finishJob(Tx& tx, Effects& fx, Job& job, bool failed, const std::string& message);
+    void stopTasks(Tx& tx, Effects& fx, Job& job, const std::string& why);
+    void resumeJob(Tx& tx, Effects& fx, Job& job);
+    Task makeTask(const Job& job, int stage, const TaskClass& cls, TaskKind kind,
+                  const Poco::JSON::Object::Ptr& element);
+    std::int64_t insertSubmission(Tx& tx, Job& job, const std::string& requestLog);
+    void admitLocked(Effects& fx);
+
+    Store& _store;
+    std::shared_ptr<const WorkflowSet> _workflows;
+    ServerConfig _config;
+    CallbackBuilder _callbacks;
+    Hooks _hooks;
+    std::recursive_mutex _mutex;
+    Settings _settings;  // guarded by _mutex
+};
+
+}  // namespace te
