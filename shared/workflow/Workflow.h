@@ -16,34 +16,34 @@ enum class InputSource { Parameter, Environment, HttpHeader };
 struct InputDef {
     std::string description;
     InputSource source = InputSource::Parameter;
-    std::string key;        // http-header: the header name; empty otherwise
-    bool required = true;   // job inputs: the submission is refused without it
+    std::string key;       // http-header: the header name; empty otherwise
+    bool required = true;  // job inputs: the submission is refused without it
     std::optional<std::string> defaultValue;
 };
 
 // A `tasks:` entry: what a worker runs.
 struct TaskClass {
-    std::string key;          // the map key, e.g. "export-data"
+    std::string key;  // the map key, e.g. "export-data"
     std::string name;
     std::string description;
     std::map<std::string, InputDef> input;
-    std::string builtin;      // "noop", "sleep", "http", "copy", "move"; else exec_command
+    std::string builtin;  // "noop", "sleep", "http", "copy", "move"; else exec_command
     std::string execCommand;
-    std::vector<std::string> execArgs;   // may hold {placeholders}
+    std::vector<std::string> execArgs;  // may hold {placeholders}
     std::string queue = "work";
-    int timeoutSec = 0;                  // 0: none
-    std::optional<int> retries;          // unset: the retry_limit setting
-    std::optional<int> retryDelaySec;    // unset: the retry_delay setting
-    std::string file;                    // where it was defined, for messages
+    int timeoutSec = 0;                // 0: none
+    std::optional<int> retries;        // unset: the retry_limit setting
+    std::optional<int> retryDelaySec;  // unset: the retry_delay setting
+    std::string file;                  // where it was defined, for messages
 };
 
 // One `stages:` entry of a job.
 struct StageDef {
     std::string name;
     std::string taskClass;
-    std::string spawnTask;          // empty: no fan-out
+    std::string spawnTask;  // empty: no fan-out
     bool jobFailedOnError = true;
-    bool broadcast = false;         // one copy per worker of the queue (or per named endpoint)
+    bool broadcast = false;  // one copy per worker of the queue (or per named endpoint)
 };
 
 // A `jobs:` entry: the workflow a client names in POST /job.

@@ -70,8 +70,8 @@ std::string argText(const YamlReader& r, const YAML::Node& node, const std::stri
     }
     std::string text = node.Scalar();
     if (!text.empty() && text.back() == '\n') {
-        while (!text.empty() && (text.back() == '\n' || text.back() == '\r' ||
-                                 text.back() == ' ' || text.back() == '\t')) {
+        while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ' ||
+                                 text.back() == '\t')) {
             text.pop_back();
         }
     }
@@ -100,7 +100,8 @@ std::map<std::string, InputDef> readInputs(const YamlReader& r, const YAML::Node
         const YAML::Node& n = kv.second;
         if (!n.IsNull()) {
             expectMap(r, n, p, {"description", "source", "key", "required", "default"});
-            if (n["description"]) def.description = optionalText(r, n["description"], p + ".description");
+            if (n["description"])
+                def.description = optionalText(r, n["description"], p + ".description");
             if (n["source"]) def.source = readSource(r, n["source"], p + ".source");
             if (n["key"]) def.key = nonEmpty(r, n["key"], p + ".key");
             if (n["required"]) def.required = r.boolean(n["required"], p + ".required");
@@ -257,12 +258,12 @@ JobDef readJob(const YamlReader& r, const YAML::Node& n, const std::string& key,
 
 // Iterates a `tasks:` or `jobs:` map; null (an empty section) is an empty map.
 template <typename Read>
-void eachEntry(const YamlReader& r, const YAML::Node& node, const std::string& section,
-               Read read) {
+void eachEntry(const YamlReader& r, const YAML::Node& node, const std::string& section, Read read) {
     if (node.IsNull()) return;
     if (!node.IsMap()) r.fail(section, "must be a mapping of names to definitions");
     expectUniqueKeys(r, node, section);
-    for (const auto& kv : node) read(kv.first.Scalar(), kv.second, section + "." + kv.first.Scalar());
+    for (const auto& kv : node)
+        read(kv.first.Scalar(), kv.second, section + "." + kv.first.Scalar());
 }
 
 }  // namespace
@@ -279,7 +280,8 @@ void parseWorkflowFile(const std::string& yamlText, const std::string& file, Wor
         eachEntry(r, root["tasks"], "tasks",
                   [&](const std::string& key, const YAML::Node& n, const std::string& path) {
                       if (const TaskClass* other = into.findTask(key)) {
-                          r.fail(path, "task class '" + key + "' is also defined in " + other->file);
+                          r.fail(path,
+                                 "task class '" + key + "' is also defined in " + other->file);
                       }
                       into.tasks[key] = readTask(r, n, key, path);
                   });

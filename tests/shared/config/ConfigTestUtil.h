@@ -14,7 +14,8 @@
 namespace te::test {
 
 inline void assertContains(const std::string& text, const std::string& part) {
-    CPPUNIT_ASSERT_MESSAGE("'" + text + "' lacks '" + part + "'", text.find(part) != std::string::npos);
+    CPPUNIT_ASSERT_MESSAGE("'" + text + "' lacks '" + part + "'",
+                           text.find(part) != std::string::npos);
 }
 
 // Writes `yaml` to DIR/NAME, calls load(path), and returns the ConfigError's message after

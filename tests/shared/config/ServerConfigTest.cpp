@@ -87,7 +87,8 @@ public:
 
     void testUnknownKey() {
         CPPUNIT_ASSERT_EQUAL(std::string("databse: unknown key"), serverError("databse: x\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("http.prot: unknown key"), serverError("http: {prot: 80}\n"));
+        CPPUNIT_ASSERT_EQUAL(std::string("http.prot: unknown key"),
+                             serverError("http: {prot: 80}\n"));
         CPPUNIT_ASSERT_EQUAL(std::string("clients[0].apikey: unknown key"),
                              serverError("clients:\n  - {name: a, apikey: k}\n"));
     }
@@ -105,26 +106,33 @@ public:
     void testOutOfRange() {
         CPPUNIT_ASSERT_EQUAL(std::string("http.port: must be between 0 and 65535, got 70000"),
                              serverError("http: {port: 70000}\n"));
-        assertContains(serverError("dispatch: {heartbeat_ms: 1}\n"), "dispatch.heartbeat_ms: must be between");
-        assertContains(serverError("callbacks: {threads: 0}\n"), "callbacks.threads: must be between 1 and 64");
+        assertContains(serverError("dispatch: {heartbeat_ms: 1}\n"),
+                       "dispatch.heartbeat_ms: must be between");
+        assertContains(serverError("callbacks: {threads: 0}\n"),
+                       "callbacks.threads: must be between 1 and 64");
     }
 
     void testClients() {
-        CPPUNIT_ASSERT_EQUAL(std::string("clients[0]: needs exactly one of api_key and api_key_sha256"),
-                             serverError("clients:\n  - {name: a}\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("clients[0]: needs exactly one of api_key and api_key_sha256"),
-                             serverError("clients:\n  - {name: a, api_key: k, api_key_sha256: " +
-                                         std::string(64, 'a') + "}\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("clients[1].api_key_sha256: must be 64 hexadecimal digits"),
-                             serverError("clients:\n  - {name: a, api_key: k}\n"
-                                         "  - {name: b, api_key_sha256: abc123}\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("clients[0].api_key_sha256: must be 64 hexadecimal digits"),
-                             serverError("clients:\n  - {name: a, api_key_sha256: " +
-                                         std::string(63, 'a') + "g}\n"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("clients[0]: needs exactly one of api_key and api_key_sha256"),
+            serverError("clients:\n  - {name: a}\n"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("clients[0]: needs exactly one of api_key and api_key_sha256"),
+            serverError("clients:\n  - {name: a, api_key: k, api_key_sha256: " +
+                        std::string(64, 'a') + "}\n"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("clients[1].api_key_sha256: must be 64 hexadecimal digits"),
+            serverError("clients:\n  - {name: a, api_key: k}\n"
+                        "  - {name: b, api_key_sha256: abc123}\n"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("clients[0].api_key_sha256: must be 64 hexadecimal digits"),
+            serverError("clients:\n  - {name: a, api_key_sha256: " + std::string(63, 'a') +
+                        "g}\n"));
         CPPUNIT_ASSERT_EQUAL(std::string("clients[0].name: is required"),
                              serverError("clients:\n  - {api_key: k}\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("clients[1].name: duplicate client 'a'"),
-                             serverError("clients:\n  - {name: a, api_key: k}\n  - {name: a, api_key: j}\n"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("clients[1].name: duplicate client 'a'"),
+            serverError("clients:\n  - {name: a, api_key: k}\n  - {name: a, api_key: j}\n"));
     }
 
     void testBadYaml() {

@@ -31,7 +31,8 @@ public:
         CPPUNIT_ASSERT((c.queues == std::vector<std::string>{"windows_capture", "work"}));
         CPPUNIT_ASSERT_EQUAL(3, c.slots);
         CPPUNIT_ASSERT_EQUAL(std::string("/var/lib/taskengine/work"), c.workDir);
-        CPPUNIT_ASSERT_EQUAL(std::string("/opt/taskengine/config/workflows/bin"), c.env.at("WORKFLOW_BIN"));
+        CPPUNIT_ASSERT_EQUAL(std::string("/opt/taskengine/config/workflows/bin"),
+                             c.env.at("WORKFLOW_BIN"));
         CPPUNIT_ASSERT_EQUAL(std::string("3"), c.env.at("RETRIES"));  // numbers read as text
         CPPUNIT_ASSERT_EQUAL(size_t(3), c.env.size());
         CPPUNIT_ASSERT(c.keepWorkDirs);
@@ -57,13 +58,18 @@ public:
 
     void testBadKeys() {
         CPPUNIT_ASSERT_EQUAL(std::string("queue: unknown key"), workerError("queue: [work]\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("slots: must be an integer, got 'two'"), workerError("slots: two\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("slots: must be between 1 and 1024, got 0"), workerError("slots: 0\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("queues: must name at least one queue"), workerError("queues: []\n"));
+        CPPUNIT_ASSERT_EQUAL(std::string("slots: must be an integer, got 'two'"),
+                             workerError("slots: two\n"));
+        CPPUNIT_ASSERT_EQUAL(std::string("slots: must be between 1 and 1024, got 0"),
+                             workerError("slots: 0\n"));
+        CPPUNIT_ASSERT_EQUAL(std::string("queues: must name at least one queue"),
+                             workerError("queues: []\n"));
         CPPUNIT_ASSERT_EQUAL(std::string("keep_work_dirs: must be true or false"),
                              workerError("keep_work_dirs: maybe\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("env: must be a mapping of strings"), workerError("env: [A, B]\n"));
-        CPPUNIT_ASSERT_EQUAL(std::string("env.A: must be a string"), workerError("env: {A: [1]}\n"));
+        CPPUNIT_ASSERT_EQUAL(std::string("env: must be a mapping of strings"),
+                             workerError("env: [A, B]\n"));
+        CPPUNIT_ASSERT_EQUAL(std::string("env.A: must be a string"),
+                             workerError("env: {A: [1]}\n"));
         assertContains(workerError("grace: -1\n"), "grace: must be between 0 and 86400, got -1");
         assertContains(workerError("name: [unclosed\n"), "line ");
     }

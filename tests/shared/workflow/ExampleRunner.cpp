@@ -67,7 +67,8 @@ int ExampleRunner::runTask(const TaskClass& task, const Strings& element,
     for (const auto& [k, v] : _context) values[k] = v;
     for (const auto& [k, v] : element) values[k] = v;
     for (const auto& [name, def] : task.input) {
-        if (def.source == InputSource::Environment && _env.count(name)) values[name] = _env.at(name);
+        if (def.source == InputSource::Environment && _env.count(name))
+            values[name] = _env.at(name);
     }
     std::string command;
     std::vector<std::string> args;
@@ -94,13 +95,15 @@ int ExampleRunner::runTask(const TaskClass& task, const Strings& element,
 
     Poco::JSON::Parser parser;
     if (Poco::File(dir + "/output.json").exists()) {
-        auto object = parser.parse(readFile(dir + "/output.json")).extract<Poco::JSON::Object::Ptr>();
+        auto object =
+            parser.parse(readFile(dir + "/output.json")).extract<Poco::JSON::Object::Ptr>();
         for (const auto& [k, v] : toStrings(*object)) _context[k] = v;
     }
     if (spawn) {
         parser.reset();
         auto array = parser.parse(readFile(dir + "/spawn.json")).extract<Poco::JSON::Array::Ptr>();
-        for (size_t i = 0; i < array->size(); ++i) spawn->push_back(toStrings(*array->getObject(i)));
+        for (size_t i = 0; i < array->size(); ++i)
+            spawn->push_back(toStrings(*array->getObject(i)));
     }
     return 0;
 }

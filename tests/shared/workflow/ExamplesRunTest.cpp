@@ -1,10 +1,9 @@
 // Runs the shipped example workflows (config/workflows/) end to end with ExampleRunner: real
 // python3, curl and ffmpeg processes in per-task folders, so a broken helper script or ffmpeg
 // invocation fails here and not first in front of a user.
-#include <cppunit/extensions/HelperMacros.h>
-
 #include <Poco/File.h>
 #include <Poco/Process.h>
+#include <cppunit/extensions/HelperMacros.h>
 
 #include "shared/Errors.h"
 #include "shared/workflow/Workflow.h"
@@ -40,8 +39,9 @@ public:
         TempDir tmp;
         ExampleRunner runner(*_set, tmp.file("work"), _env);
         std::string shared = tmp.file("shared");
-        bool ok = runner.run("request-data", {{"data_id", "id 42; 'quoted'"}, {"output_dir", shared}},
-                             {{"Authorization", "Basic dXNlcjpwYXNz"}});
+        bool ok =
+            runner.run("request-data", {{"data_id", "id 42; 'quoted'"}, {"output_dir", shared}},
+                       {{"Authorization", "Basic dXNlcjpwYXNz"}});
         CPPUNIT_ASSERT_MESSAGE(runner.log(), ok);
         CPPUNIT_ASSERT_EQUAL(0, runner.failedTasks());
         CPPUNIT_ASSERT_EQUAL(shared + "/export", runner.context().at("export_dir"));
@@ -78,8 +78,10 @@ public:
 
         std::string master = te::test::readFile(out + "/master.m3u8");
         CPPUNIT_ASSERT_EQUAL(size_t(2), count(master, "#EXT-X-STREAM-INF:BANDWIDTH="));
-        CPPUNIT_ASSERT_MESSAGE(master, master.find("RESOLUTION=640x360\n360p/index.m3u8") != std::string::npos);
-        CPPUNIT_ASSERT_MESSAGE(master, master.find("RESOLUTION=426x240\n240p/index.m3u8") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(
+            master, master.find("RESOLUTION=640x360\n360p/index.m3u8") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(
+            master, master.find("RESOLUTION=426x240\n240p/index.m3u8") != std::string::npos);
         for (const char* r : {"360p", "240p"}) {
             std::string playlist = te::test::readFile(out + "/" + r + "/index.m3u8");
             CPPUNIT_ASSERT(playlist.find("#EXT-X-ENDLIST") != std::string::npos);
@@ -97,7 +99,9 @@ public:
         std::string clip = makeClip(tmp, "3");
         ExampleRunner runner(*_set, tmp.file("work"), _env);
         bool ok = runner.run("vodcapture",
-                             {{"stream_url", clip}, {"content_id", "asset-1"}, {"duration", "2"},
+                             {{"stream_url", clip},
+                              {"content_id", "asset-1"},
+                              {"duration", "2"},
                               {"output_dir", tmp.path()}},
                              {});
         CPPUNIT_ASSERT_MESSAGE(runner.log(), ok);

@@ -1,12 +1,11 @@
 // Tests of shared/workflow/Placeholders.cpp: the one syntax the loader checks and the worker
 // fills, and that a filled value stays one literal argv element.
-#include <cppunit/extensions/HelperMacros.h>
-
 #include <Poco/File.h>
 #include <Poco/Pipe.h>
 #include <Poco/PipeStream.h>
 #include <Poco/Process.h>
 #include <Poco/StreamCopier.h>
+#include <cppunit/extensions/HelperMacros.h>
 
 #include "shared/Errors.h"
 #include "shared/workflow/Workflow.h"
@@ -31,7 +30,8 @@ class PlaceholdersTest : public CppUnit::TestFixture {
 public:
     void testFillsNames() {
         Values v{{"a", "1"}, {"b.c", "2"}, {"D_e-f", "3"}};
-        CPPUNIT_ASSERT_EQUAL(std::string("x=1,2/3"), te::fillPlaceholders("x={a},{b.c}/{D_e-f}", v));
+        CPPUNIT_ASSERT_EQUAL(std::string("x=1,2/3"),
+                             te::fillPlaceholders("x={a},{b.c}/{D_e-f}", v));
         CPPUNIT_ASSERT_EQUAL(std::string("11"), te::fillPlaceholders("{a}{a}", v));
         CPPUNIT_ASSERT_EQUAL(std::string("plain"), te::fillPlaceholders("plain", v));
         CPPUNIT_ASSERT_EQUAL(std::string(""), te::fillPlaceholders("", v));
@@ -91,9 +91,15 @@ public:
     void testHostileValuesStayOneArgument() {
         te::test::TempDir dir;
         std::string marker = dir.file("pwned");
-        std::vector<std::string> hostile = {
-            "a'b\"c", "; touch " + marker, "$(touch " + marker + ")", "`touch " + marker + "`",
-            "line1\nline2", "  spaced  out  ", "*", "--flag=x y", "|| touch " + marker + " &&"};
+        std::vector<std::string> hostile = {"a'b\"c",
+                                            "; touch " + marker,
+                                            "$(touch " + marker + ")",
+                                            "`touch " + marker + "`",
+                                            "line1\nline2",
+                                            "  spaced  out  ",
+                                            "*",
+                                            "--flag=x y",
+                                            "|| touch " + marker + " &&"};
         for (const auto& value : hostile) {
             std::string arg = te::fillPlaceholders("<{v}>", {{"v", value}});
             CPPUNIT_ASSERT_EQUAL("<" + value + ">", arg);

@@ -57,7 +57,7 @@ public:
         CPPUNIT_ASSERT(exp);
         CPPUNIT_ASSERT_EQUAL(std::string("Export Data"), exp->name);
         CPPUNIT_ASSERT_EQUAL(std::string("serialize_data"), exp->execCommand);
-        std::vector<std::string> expArgs{"--data_id", "{data_id}", "--endpoint",
+        std::vector<std::string> expArgs{"--data_id",       "{data_id}",   "--endpoint",
                                          "{REST_ENDPOINT}", "--log_level", "{LOG_LEVEL}"};
         CPPUNIT_ASSERT(exp->execArgs == expArgs);
         CPPUNIT_ASSERT(exp->input.at("REST_ENDPOINT").source == te::InputSource::Environment);
@@ -67,8 +67,8 @@ public:
         // quotes are literal text: there is no shell to remove them).
         const te::TaskClass* dl = set->findTask("download");
         CPPUNIT_ASSERT(dl);
-        std::vector<std::string> dlArgs{"-d", "\"--header=Authorization: {basic_auth}\"",
-                                        "{url}", "-P", "{output_path}"};
+        std::vector<std::string> dlArgs{"-d", "\"--header=Authorization: {basic_auth}\"", "{url}",
+                                        "-P", "{output_path}"};
         CPPUNIT_ASSERT(dl->execArgs == dlArgs);
         CPPUNIT_ASSERT_EQUAL(std::string("work"), dl->queue);
 
@@ -141,7 +141,8 @@ jobs:
     void testTaskClassesAreGlobalAcrossFiles() {
         TempDir dir;
         te::test::writeFile(dir.file("a-tasks.yaml"), kTask);
-        te::test::writeFile(dir.file("b-jobs.yml"), "jobs:\n  j:\n    stages: [{task_class: fetch}]\n");
+        te::test::writeFile(dir.file("b-jobs.yml"),
+                            "jobs:\n  j:\n    stages: [{task_class: fetch}]\n");
         te::test::writeFile(dir.file("notes.txt"), "not: [yaml");  // not a workflow file
         auto set = te::loadWorkflows(dir.path());
         CPPUNIT_ASSERT(set->findTask("fetch"));
@@ -158,7 +159,8 @@ jobs:
         const te::JobDef& vod = *set->findJob("vodcapture");
         CPPUNIT_ASSERT_EQUAL(std::string("windows_capture"),
                              set->findTask(vod.stages.front().taskClass)->queue);
-        CPPUNIT_ASSERT_EQUAL(std::string("work"), set->findTask(vod.stages.back().taskClass)->queue);
+        CPPUNIT_ASSERT_EQUAL(std::string("work"),
+                             set->findTask(vod.stages.back().taskClass)->queue);
         const te::JobDef& enc = *set->findJob("encoding");
         CPPUNIT_ASSERT_EQUAL(size_t(3), enc.stages.size());
         CPPUNIT_ASSERT(!enc.stages[1].spawnTask.empty());
@@ -173,12 +175,13 @@ jobs:
         CPPUNIT_ASSERT_EQUAL(0, te::checkWorkflowsCommand(dir.path(), ok));
         CPPUNIT_ASSERT_EQUAL("OK: 1 jobs, 1 task classes in " + dir.path() + "\n", ok.str());
 
-        te::test::writeFile(dir.file("flows.yaml"), "jobs:\n  j:\n    stages: [{task_class: fech}]\n");
+        te::test::writeFile(dir.file("flows.yaml"),
+                            "jobs:\n  j:\n    stages: [{task_class: fech}]\n");
         std::ostringstream bad;
         CPPUNIT_ASSERT_EQUAL(1, te::checkWorkflowsCommand(dir.path(), bad));
-        CPPUNIT_ASSERT_EQUAL(dir.file("flows.yaml") +
-                                 ": jobs.j.stages[0].task_class: unknown task class 'fech'\n",
-                             bad.str());
+        CPPUNIT_ASSERT_EQUAL(
+            dir.file("flows.yaml") + ": jobs.j.stages[0].task_class: unknown task class 'fech'\n",
+            bad.str());
     }
 
     void testBadYamlNamesLine() {
@@ -197,9 +200,12 @@ jobs:
                     "tasks.t.exec_arg: unknown key");
         assertError(kTask + "jobs:\n  j:\n    stages: [{task_class: fetch, retry: 2}]\n",
                     "jobs.j.stages[0].retry: unknown key");
-        assertError("tasks:\n  t:\n    exec_command: ls\n    input: {a: {source: parameter, requird: false}}\n",
-                    "tasks.t.input.a.requird: unknown key");
-        assertError(kTask + "jobs:\n  j:\n    stage: [{task_class: fetch}]\n", "jobs.j.stage: unknown key");
+        assertError(
+            "tasks:\n  t:\n    exec_command: ls\n    input: {a: {source: parameter, requird: "
+            "false}}\n",
+            "tasks.t.input.a.requird: unknown key");
+        assertError(kTask + "jobs:\n  j:\n    stage: [{task_class: fetch}]\n",
+                    "jobs.j.stage: unknown key");
     }
 
     void testWrongTypes() {
@@ -209,31 +215,38 @@ jobs:
                     "tasks.t.exec_args: must be a list of strings");
         assertError("tasks:\n  t:\n    exec_command: ls\n    exec_args: [-l, [x]]\n",
                     "tasks.t.exec_args[1]: must be a string");
-        assertError("tasks:\n  t:\n    exec_command: {a: 1, b: 2}\n", "tasks.t.exec_command: must be a string");
+        assertError("tasks:\n  t:\n    exec_command: {a: 1, b: 2}\n",
+                    "tasks.t.exec_command: must be a string");
         assertError(kTask + "jobs:\n  j:\n    stages: {task_class: fetch}\n",
                     "jobs.j.stages: must be a list of stages");
-        assertError(kTask + "jobs:\n  j:\n    stages: [{task_class: fetch, job_failed_on_error: maybe}]\n",
-                    "jobs.j.stages[0].job_failed_on_error: must be true or false");
+        assertError(
+            kTask + "jobs:\n  j:\n    stages: [{task_class: fetch, job_failed_on_error: maybe}]\n",
+            "jobs.j.stages[0].job_failed_on_error: must be true or false");
         assertError("tasks:\n  t: ls\n", "tasks.t: must be a mapping");
         assertError("tasks:\n  t:\n    exec_command: ls\n    input: [a, b]\n",
                     "tasks.t.input: must be a mapping of input names");
     }
 
     void testCommandOrBuiltin() {
-        assertError("tasks:\n  t:\n    exec_args: [-l]\n", "tasks.t: needs exec_command or builtin");
+        assertError("tasks:\n  t:\n    exec_args: [-l]\n",
+                    "tasks.t: needs exec_command or builtin");
         assertError("tasks:\n  t:\n    exec_command: ls\n    builtin: noop\n",
                     "tasks.t: has both exec_command and builtin");
         assertError("tasks:\n  t:\n    builtin: launch-rockets\n",
                     "tasks.t.builtin: unknown builtin 'launch-rockets'");
-        assertError("tasks:\n  t:\n    exec_command: \"\"\n", "tasks.t.exec_command: must not be empty");
+        assertError("tasks:\n  t:\n    exec_command: \"\"\n",
+                    "tasks.t.exec_command: must not be empty");
     }
 
     void testBuiltinArguments() {
         assertError("tasks:\n  t:\n    builtin: copy\n    exec_args: [a]\n",
                     "tasks.t.exec_args: builtin 'copy' takes 2 arguments (from, to), got 1");
-        assertError("tasks:\n  t:\n    builtin: sleep\n", "tasks.t.exec_args: builtin 'sleep' takes 1 argument");
-        assertError("tasks:\n  t:\n    builtin: noop\n    exec_args: [x]\n", "tasks.t.exec_args: builtin 'noop' takes no arguments");
-        assertError("tasks:\n  t:\n    builtin: http\n    exec_args: [a, b, c]\n", "tasks.t.exec_args: builtin 'http' takes 1 or 2");
+        assertError("tasks:\n  t:\n    builtin: sleep\n",
+                    "tasks.t.exec_args: builtin 'sleep' takes 1 argument");
+        assertError("tasks:\n  t:\n    builtin: noop\n    exec_args: [x]\n",
+                    "tasks.t.exec_args: builtin 'noop' takes no arguments");
+        assertError("tasks:\n  t:\n    builtin: http\n    exec_args: [a, b, c]\n",
+                    "tasks.t.exec_args: builtin 'http' takes 1 or 2");
         te::parseWorkflows("tasks:\n  t:\n    builtin: noop\n", "ok.yaml");
     }
 
@@ -261,15 +274,19 @@ jobs:
     }
 
     void testUndeclaredPlaceholder() {
-        assertError("tasks:\n  t:\n    exec_command: ls\n    input: {a: }\n    exec_args: [\"{a}\", \"x={b}\"]\n",
-                    "tasks.t.exec_args[1]: placeholder {b} has no input 'b' declared in tasks.t.input");
-        assertError("tasks:\n  t:\n    exec_command: \"{TOOL}\"\n", "tasks.t.exec_command: placeholder {TOOL}");
+        assertError(
+            "tasks:\n  t:\n    exec_command: ls\n    input: {a: }\n    exec_args: [\"{a}\", "
+            "\"x={b}\"]\n",
+            "tasks.t.exec_args[1]: placeholder {b} has no input 'b' declared in tasks.t.input");
+        assertError("tasks:\n  t:\n    exec_command: \"{TOOL}\"\n",
+                    "tasks.t.exec_command: placeholder {TOOL}");
         // The seed's unquoted `- {url}` counts as a placeholder too.
         assertError("tasks:\n  t:\n    exec_command: wget\n    exec_args:\n    - {url}\n",
                     "tasks.t.exec_args[0]: placeholder {url} has no input 'url'");
         // Escaped braces and non-names are not placeholders.
-        te::parseWorkflows("tasks:\n  t:\n    exec_command: echo\n    exec_args: [\"{{x}}\", \"{ y }\"]\n",
-                           "ok.yaml");
+        te::parseWorkflows(
+            "tasks:\n  t:\n    exec_command: echo\n    exec_args: [\"{{x}}\", \"{ y }\"]\n",
+            "ok.yaml");
     }
 
     void testDuplicatesAcrossFiles() {
@@ -277,7 +294,8 @@ jobs:
         te::test::writeFile(dir.file("a.yaml"), kTask);
         te::test::writeFile(dir.file("b.yaml"), kTask);
         std::string e = loadErrorIn(dir);
-        CPPUNIT_ASSERT_EQUAL(dir.file("b.yaml") + ": tasks.fetch: task class 'fetch' is also defined in " +
+        CPPUNIT_ASSERT_EQUAL(dir.file("b.yaml") +
+                                 ": tasks.fetch: task class 'fetch' is also defined in " +
                                  dir.file("a.yaml"),
                              e);
 
@@ -286,7 +304,8 @@ jobs:
         te::test::writeFile(jobs.file("a.yaml"), kTask + job);
         te::test::writeFile(jobs.file("b.yaml"), job);
         e = loadErrorIn(jobs);
-        assertContains(e, jobs.file("b.yaml") + ": jobs.j: job 'j' is also defined in " + jobs.file("a.yaml"));
+        assertContains(
+            e, jobs.file("b.yaml") + ": jobs.j: job 'j' is also defined in " + jobs.file("a.yaml"));
     }
 
     void testDuplicateKeyInOneFile() {
@@ -296,10 +315,14 @@ jobs:
     }
 
     void testStages() {
-        assertError(kTask + "jobs:\n  j:\n    stages: []\n", "jobs.j.stages: must list at least one stage");
+        assertError(kTask + "jobs:\n  j:\n    stages: []\n",
+                    "jobs.j.stages: must list at least one stage");
         assertError(kTask + "jobs:\n  j:\n    name: J\n", "jobs.j.stages: is required");
-        assertError(kTask + "jobs:\n  j:\n    stages: [{name: s}]\n", "jobs.j.stages[0].task_class: is required");
-        assertError(kTask + "jobs:\n  j:\n    stages: [{task_class: fetch, spawn_task: fetch, broadcast: true}]\n",
+        assertError(kTask + "jobs:\n  j:\n    stages: [{name: s}]\n",
+                    "jobs.j.stages[0].task_class: is required");
+        assertError(kTask +
+                        "jobs:\n  j:\n    stages: [{task_class: fetch, spawn_task: fetch, "
+                        "broadcast: true}]\n",
                     "jobs.j.stages[0]: broadcast and spawn_task cannot be combined");
     }
 
@@ -314,11 +337,15 @@ jobs:
 
     void testInputs() {
         assertError("tasks:\n  t:\n    exec_command: ls\n    input: {a: {source: argument}}\n",
-                    "tasks.t.input.a.source: invalid source 'argument' (parameter, environment or http-header)");
-        assertError(kTask + "jobs:\n  j:\n    input: {auth: {source: http-header}}\n    stages: [{task_class: fetch}]\n",
+                    "tasks.t.input.a.source: invalid source 'argument' (parameter, environment or "
+                    "http-header)");
+        assertError(kTask +
+                        "jobs:\n  j:\n    input: {auth: {source: http-header}}\n    stages: "
+                        "[{task_class: fetch}]\n",
                     "jobs.j.input.auth.key: is required for source: http-header");
-        assertError("tasks:\n  t:\n    exec_command: ls\n    input: {a: {source: parameter, key: X}}\n",
-                    "tasks.t.input.a.key: is only for source: http-header");
+        assertError(
+            "tasks:\n  t:\n    exec_command: ls\n    input: {a: {source: parameter, key: X}}\n",
+            "tasks.t.input.a.key: is only for source: http-header");
         assertError("tasks:\n  t:\n    exec_command: ls\n    input: {\"a b\": {}}\n",
                     "tasks.t.input.a b: an input name may hold only");
         assertError("tasks:\n  t:\n    exec_command: ls\n    input: {a: {required: sometimes}}\n",
@@ -326,7 +353,9 @@ jobs:
     }
 
     void testEndpoints() {
-        assertError(kTask + "jobs:\n  j:\n    rest_endpoints: [\"ftp://x\"]\n    stages: [{task_class: fetch}]\n",
+        assertError(kTask +
+                        "jobs:\n  j:\n    rest_endpoints: [\"ftp://x\"]\n    stages: [{task_class: "
+                        "fetch}]\n",
                     "jobs.j.rest_endpoints[0]: must be an http:// or https:// URL, got 'ftp://x'");
     }
 
@@ -342,8 +371,9 @@ jobs:
             te::loadWorkflows("/nonexistent/workflows");
             CPPUNIT_FAIL("no exception");
         } catch (const te::ValidationError& e) {
-            CPPUNIT_ASSERT_EQUAL(std::string("/nonexistent/workflows: workflow folder does not exist"),
-                                 std::string(e.what()));
+            CPPUNIT_ASSERT_EQUAL(
+                std::string("/nonexistent/workflows: workflow folder does not exist"),
+                std::string(e.what()));
         }
         TempDir empty;
         te::test::writeFile(empty.file("readme.txt"), "no workflows here");
@@ -373,7 +403,8 @@ private:
             te::loadWorkflows(dir.path());
         } catch (const te::ValidationError& e) {
             std::string what = e.what();
-            CPPUNIT_ASSERT_MESSAGE("more than one line: " + what, what.find('\n') == std::string::npos);
+            CPPUNIT_ASSERT_MESSAGE("more than one line: " + what,
+                                   what.find('\n') == std::string::npos);
             return what;
         }
         CPPUNIT_FAIL("loaded without an error");
