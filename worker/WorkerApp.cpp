@@ -131,6 +131,7 @@ void WorkerApp::setUpLogging(const WorkerConfig& config) const {
         throw ConfigError(config.file + ": log_level: unknown level '" + config.logLevel + "'");
     }
     Poco::Logger::root().setChannel(channel);
+    logger().setChannel(channel);
     Poco::Logger::root().setLevel(level);
     Poco::Logger::get("worker").setChannel(channel);
     Poco::Logger::get("worker").setLevel(level);

@@ -89,6 +89,9 @@ void WorkerRuntime::Impl::run() {
     dealer = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
     dealer->set(zmq::sockopt::routing_id, config.name + ":" + randomHex(8));
     dealer->set(zmq::sockopt::linger, 3000);
+    // No high-water mark: a burst of results (thousands of noops) must queue, not be dropped;
+    // what can pile up while the server is away is bounded by heartbeats and rate-limited logs.
+    dealer->set(zmq::sockopt::sndhwm, 0);
     dealer->set(zmq::sockopt::reconnect_ivl, 100);
     dealer->set(zmq::sockopt::reconnect_ivl_max, 2000);
     // ZMTP heartbeats notice a dead TCP peer (a server host that vanished) and reconnect.
@@ -178,8 +181,8 @@ void WorkerRuntime::Impl::run() {
 
 void WorkerRuntime::Impl::sendToServer(const char* type, const std::string& body) {
     std::array<zmq::const_buffer, 2> frames = {zmq::buffer(std::string_view(type)), zmq::buffer(body)};
-    // Never block the socket thread: with the server away, messages queue up to the high-water
-    // mark; beyond it they are dropped (the server re-leases what it did not hear about).
+    // Never block the socket thread. With no high-water mark this fails only when the socket
+    // cannot queue at all; the server then re-leases what it did not hear about.
     if (!zmq::send_multipart(*dealer, frames, zmq::send_flags::dontwait)) {
         log.warning("server unreachable, dropped a %s message", std::string(type));
     }
