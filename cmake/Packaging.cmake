@@ -5,6 +5,7 @@
 # Layout of an installed package:
 #   /usr/bin/taskengine-{server,worker}
 #   /etc/taskengine/{server,worker}.yaml, /etc/taskengine/workflows/  (conffiles)
+#   /usr/share/taskengine/workflows/bin/  (the example workflows' helper programs)
 #   /lib/systemd/system/taskengine-*.service                         (from installer/systemd/)
 #   /var/lib/taskengine, owned by the system user `taskengine`        (made by postinst)
 
@@ -20,19 +21,37 @@ set(_units_dir ${PROJECT_SOURCE_DIR}/installer/systemd)
 install(PROGRAMS $<TARGET_FILE:taskengine-server> DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT server)
 install(PROGRAMS $<TARGET_FILE:taskengine-worker> DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT worker)
 
+# The repo's configs use paths relative to the checkout (scripts/start); the packaged copies
+# point at where the package puts things instead. Only those lines change.
+function(_taskengine_packaged_config name out_var)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${_config_dir}/${name})
+  file(READ ${_config_dir}/${name} _text)
+  string(REGEX REPLACE "(\n|^)workflows:[^\n]*" "\\1workflows: /etc/taskengine/workflows" _text "${_text}")
+  string(REGEX REPLACE "(\n[ \t]+WORKFLOW_BIN:)[^\n]*" "\\1 /usr/share/taskengine/workflows/bin" _text "${_text}")
+  file(WRITE ${PROJECT_BINARY_DIR}/debian/etc/${name} "${_text}")
+  set(${out_var} ${PROJECT_BINARY_DIR}/debian/etc/${name} PARENT_SCOPE)
+endfunction()
+
 # Paths are absolute on purpose: /etc and /lib/systemd are not under the /usr prefix.
 if(EXISTS ${_config_dir}/server.yaml)
-  install(FILES ${_config_dir}/server.yaml DESTINATION /etc/taskengine COMPONENT server)
+  _taskengine_packaged_config(server.yaml _server_yaml)
+  install(FILES ${_server_yaml} DESTINATION /etc/taskengine COMPONENT server)
 endif()
 if(EXISTS ${_config_dir}/workflows)
   install(DIRECTORY ${_config_dir}/workflows/ DESTINATION /etc/taskengine/workflows
-          COMPONENT server FILES_MATCHING PATTERN "*.yaml")
+          COMPONENT server FILES_MATCHING PATTERN "*.yaml" PATTERN "bin" EXCLUDE)
+endif()
+# The workflows' helper programs run on the workers.
+if(EXISTS ${_config_dir}/workflows/bin)
+  install(DIRECTORY ${_config_dir}/workflows/bin/ DESTINATION share/taskengine/workflows/bin
+          COMPONENT worker USE_SOURCE_PERMISSIONS)
 endif()
 if(EXISTS ${_config_dir}/worker.yaml)
-  install(FILES ${_config_dir}/worker.yaml DESTINATION /etc/taskengine COMPONENT worker)
+  _taskengine_packaged_config(worker.yaml _worker_yaml)
+  install(FILES ${_worker_yaml} DESTINATION /etc/taskengine COMPONENT worker)
 endif()
-file(GLOB _server_units ${_units_dir}/taskengine-server*.service)
-file(GLOB _worker_units ${_units_dir}/taskengine-worker*.service)
+file(GLOB _server_units CONFIGURE_DEPENDS ${_units_dir}/taskengine-server*.service)
+file(GLOB _worker_units CONFIGURE_DEPENDS ${_units_dir}/taskengine-worker*.service)
 if(_server_units)
   install(FILES ${_server_units} DESTINATION /lib/systemd/system COMPONENT server)
 endif()
@@ -65,7 +84,7 @@ set(_server_conffiles "")
 if(EXISTS ${_config_dir}/server.yaml)
   list(APPEND _server_conffiles /etc/taskengine/server.yaml)
 endif()
-file(GLOB _workflow_files RELATIVE ${_config_dir}/workflows ${_config_dir}/workflows/*.yaml)
+file(GLOB _workflow_files CONFIGURE_DEPENDS RELATIVE ${_config_dir}/workflows ${_config_dir}/workflows/*.yaml)
 foreach(f IN LISTS _workflow_files)
   list(APPEND _server_conffiles /etc/taskengine/workflows/${f})
 endforeach()
