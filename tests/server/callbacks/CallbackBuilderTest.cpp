@@ -99,10 +99,9 @@ public:
         CPPUNIT_ASSERT(rejected == (Strings{"http://evil.example/b", "http://127.0.0.1:9/x",
                                             "http://shared.example/cb"}));
         // Without the out-parameter the same URLs are dropped all the same.
-        CPPUNIT_ASSERT_EQUAL(std::size_t(2),
-                             b.build(job(R"({"rest_endpoints": "http://evil.example/"})"), nullptr,
-                                     nullptr, "start", "", 0)
-                                 .size());
+        auto quiet = b.build(job(R"({"rest_endpoints": "http://evil.example/"})"), nullptr,
+                             nullptr, "start", "", 0);
+        CPPUNIT_ASSERT(urlsOf(quiet) == (Strings{"http://client.example/cb"}));
     }
 
     void testBodyOfTaskEvent() {
