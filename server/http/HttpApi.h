@@ -14,8 +14,8 @@ class HttpApi {
 public:
     HttpApi(const ServerConfig& config, Engine& engine);
     ~HttpApi();
-    void start();    // binds config.http.host:port (port 0: a free one)
-    void stop();     // stops accepting; waits for running requests briefly
+    void start();  // binds config.http.host:port (port 0: a free one)
+    void stop();   // stops accepting; waits for running requests briefly
     int port() const;
 
 private:

@@ -1,0 +1,80 @@
+#include "server/http/HttpApi.h"
+
+#include <Poco/Logger.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/ThreadPool.h>
+
+#include <chrono>
+#include <thread>
+
+#include "server/http/ApiContext.h"
+#include "server/http/RouterFactory.h"
+#include "shared/Errors.h"
+
+namespace te {
+
+struct HttpApi::Impl {
+    Impl(const ServerConfig& config, Engine& engine)
+        : context{config, engine, Authenticator(config.clients)} {}
+
+    ApiContext context;
+    std::unique_ptr<Poco::ThreadPool> pool;
+    std::unique_ptr<Poco::Net::HTTPServer> server;
+    int port = 0;
+};
+
+HttpApi::HttpApi(const ServerConfig& config, Engine& engine)
+    : _impl(std::make_unique<Impl>(config, engine)) {}
+
+HttpApi::~HttpApi() { stop(); }
+
+void HttpApi::start() {
+    if (_impl->server) return;
+    const HttpConfig& http = _impl->context.config.http;
+    Poco::Net::ServerSocket socket;
+    try {
+        socket.bind(Poco::Net::SocketAddress(http.host, static_cast<Poco::UInt16>(http.port)),
+                    true);
+        socket.listen(http.queue);
+    } catch (const Poco::Exception& e) {
+        throw ConfigError("http: cannot listen on " + http.host + ":" + std::to_string(http.port) +
+                          ": " + e.displayText());
+    }
+    Poco::Net::HTTPServerParams::Ptr params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(http.threads);
+    params->setMaxQueued(http.queue);
+    // One timeout for a slow or silent client, whether mid-request or idle between requests,
+    // so no thread waits on a client for longer.
+    params->setTimeout(Poco::Timespan(http.timeoutSec, 0));
+    params->setKeepAlive(true);
+    params->setKeepAliveTimeout(Poco::Timespan(http.timeoutSec, 0));
+    params->setMaxKeepAliveRequests(1000);
+    params->setServerName("taskengine");
+    _impl->pool = std::make_unique<Poco::ThreadPool>(2, http.threads, 60);
+    _impl->server = std::make_unique<Poco::Net::HTTPServer>(new RouterFactory(_impl->context),
+                                                            *_impl->pool, socket, params);
+    _impl->server->start();
+    _impl->port = socket.address().port();
+    Poco::Logger::get("http").information("REST API listening on %s:%d", http.host, _impl->port);
+}
+
+void HttpApi::stop() {
+    if (!_impl->server) return;
+    // Let running requests finish for a moment, then cut idle keep-alive connections.
+    _impl->server->stopAll(false);
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+    while (_impl->server->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    _impl->server->stopAll(true);
+    _impl->server.reset();
+    _impl->pool->joinAll();
+    _impl->pool.reset();
+}
+
+int HttpApi::port() const { return _impl->port; }
+
+}  // namespace te

@@ -1,0 +1,107 @@
+#include "server/http/JobsHandler.h"
+
+#include "server/engine/Engine.h"
+#include "server/http/FieldReader.h"
+#include "server/http/HttpError.h"
+#include "server/http/JobQuery.h"
+#include "server/http/JobUpdateParser.h"
+#include "server/http/JsonViews.h"
+#include "server/http/SubmissionParser.h"
+
+namespace te {
+namespace {
+
+Poco::JSON::Object::Ptr accepted(std::int64_t id) {
+    auto o = JsonViews::object();
+    o->set("id", static_cast<Poco::Int64>(id));
+    o->set("result", "accepted");
+    return o;
+}
+
+}  // namespace
+
+void JobsHandler::handle(Poco::Net::HTTPServerRequest& request,
+                         Poco::Net::HTTPServerResponse& response) {
+    using R = Route::Resource;
+    switch (_route.resource) {
+        case R::Job:
+            submit(request, response);
+            return;
+        case R::Jobs:
+            list(request, response);
+            return;
+        case R::JobItem:
+            if (request.getMethod() == "PUT") {
+                update(request, response);
+            } else {
+                std::string client = authenticate(request);
+                JobView view = _context.engine.getJob(client, _route.jobId);
+                send(response, JsonViews::job(view, JsonViews::JobFields::Full));
+            }
+            return;
+        case R::JobRerun: {
+            std::string client = authenticate(request);
+            send(response, accepted(_context.engine.rerun(client, _route.jobId)));
+            return;
+        }
+        case R::JobTasks: {
+            std::string client = authenticate(request);
+            Poco::JSON::Array::Ptr tasks = new Poco::JSON::Array;
+            for (const Task& t : _context.engine.tasks(client, _route.jobId)) {
+                tasks->add(JsonViews::task(t));
+            }
+            send(response, tasks);
+            return;
+        }
+        default:
+            throw std::logic_error("JobsHandler routed a resource it does not serve");
+    }
+}
+
+void JobsHandler::submit(Poco::Net::HTTPServerRequest& request,
+                         Poco::Net::HTTPServerResponse& response) {
+    // The reference's 500 answer for POST /job.
+    _errors.internalMessage = "Unable to create job request";
+    // The overview's curl sends only API-KEY and names the client in the body; with a client
+    // header, authenticate before reading the body.
+    const std::string headerClient = request.get("client", "");
+    std::string client;
+    if (!headerClient.empty()) client = authenticate(headerClient, request);
+    Poco::JSON::Object::Ptr body = readObject(request);
+    std::optional<std::string> bodyClient = FieldReader(body).string("client");
+    if (client.empty()) {
+        client = authenticate(bodyClient.value_or(""), request);
+    } else if (bodyClient && *bodyClient != client) {
+        throw ValidationError("the client header and the body's client differ");
+    }
+    Submission submission = SubmissionParser::parse(body, client, request);
+    send(response, accepted(_context.engine.submit(submission)));
+}
+
+void JobsHandler::list(Poco::Net::HTTPServerRequest& request,
+                       Poco::Net::HTTPServerResponse& response) {
+    // The reference lists GET /jobs without authentication; DESIGN.md says a client sees only
+    // its own jobs, which needs to know the client. See docs/api.md.
+    std::string client = authenticate(request);
+    JobQuery q = JobQuery::parse(query(request), client);
+    Poco::JSON::Array::Ptr jobs = new Poco::JSON::Array;
+    if (!q.matchesNothing) {
+        for (const JobView& v : _context.engine.listJobs(q.filter)) {
+            jobs->add(JsonViews::job(v, JsonViews::JobFields::Listed));
+        }
+    }
+    send(response, jobs);
+}
+
+void JobsHandler::update(Poco::Net::HTTPServerRequest& request,
+                         Poco::Net::HTTPServerResponse& response) {
+    std::string client = authenticate(request);
+    JobUpdate update = JobUpdateParser::parse(readObject(request), client);
+    std::string done = _context.engine.updateJob(client, _route.jobId, update);
+    auto o = JsonViews::object();
+    o->set("id", static_cast<Poco::Int64>(_route.jobId));
+    o->set("result", "Performed updates: " + done);
+    send(response, o);
+}
+
+}  // namespace te
