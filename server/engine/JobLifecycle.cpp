@@ -41,6 +41,11 @@ Task EngineImpl::makeTask(const Job& job, int stage, const TaskClass& cls, TaskK
     if (element) {
         for (const auto& kv : *element) values->set(kv.first, kv.second);
     }
+    for (const auto& [name, in] : cls.input) {
+        if (in.defaultValue && in.source != InputSource::Environment && !values->has(name)) {
+            values->set(name, *in.defaultValue);
+        }
+    }
     Task t;
     t.jobId = job.id;
     t.stage = stage;

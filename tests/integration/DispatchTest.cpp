@@ -1,0 +1,250 @@
+// Dispatch over ZeroMQ end to end: a real server, real taskengine-worker processes.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <Poco/File.h>
+
+#include <set>
+#include <thread>
+#include <unistd.h>
+
+#include "server/dispatch/Dispatcher.h"
+#include "server/store/Store.h"
+#include "tests/integration/Cluster.h"
+
+using namespace te;
+using namespace te::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+    return o->has(key) && !o->get(key).isEmpty() ? o->get(key).convert<std::string>() : "";
+}
+
+void waitWorkers(Cluster& c, const std::vector<std::string>& names) {
+    for (const auto& n : names) {
+        CPPUNIT_ASSERT_MESSAGE("worker " + n + " did not connect",
+                               waitUntil([&] { return c.workerConnected(n); }, 20s));
+    }
+}
+
+}  // namespace
+
+class DispatchTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(DispatchTest);
+    CPPUNIT_TEST(testTasksReachOnlyWorkersOfTheirQueue);
+    CPPUNIT_TEST(testNoWorkerRunsMoreThanItsSlots);
+    CPPUNIT_TEST(testThousandTasksAcrossFourWorkersCompleteOnce);
+    CPPUNIT_TEST(testKilledWorkersTaskCompletesElsewhereAfterLease);
+    CPPUNIT_TEST(testFailuresAreClearInTheLog);
+    CPPUNIT_TEST(testHostileParameterArrivesLiterally);
+    CPPUNIT_TEST(testBroadcastToNamedWorkers);
+    CPPUNIT_TEST(testBroadcastToMissingWorkerIsIncomplete);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void testTasksReachOnlyWorkersOfTheirQueue() {
+        Cluster c;
+        c.startServer();
+        c.startWorker("linux-1", "work");
+        c.startWorker("capture-1", "windows_capture");
+        waitWorkers(c, {"linux-1", "capture-1"});
+        std::string log = c.dir().file("stages.log");
+        std::int64_t id = c.submit("stages", "{\"log\": \"" + log + "\"}");
+        auto job = c.waitFinished(id);
+        CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
+        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        // Stage order and routing in one: each stage appends "<stage> <worker>".
+        CPPUNIT_ASSERT_EQUAL(std::string("first linux-1\nsecond capture-1\nthird linux-1\n"),
+                             readFile(log));
+        auto tasks = c.tasks(id);
+        CPPUNIT_ASSERT_EQUAL(size_t(3), tasks->size());
+        CPPUNIT_ASSERT_EQUAL(std::string("windows_capture"), str(tasks->getObject(1), "queue"));
+        CPPUNIT_ASSERT_EQUAL(std::string("capture-1"), str(tasks->getObject(1), "worker"));
+    }
+
+    void testNoWorkerRunsMoreThanItsSlots() {
+        Cluster c;
+        c.startServer();
+        c.startWorker("slots-2", "work", 2);
+        waitWorkers(c, {"slots-2"});
+        std::vector<std::int64_t> ids;
+        for (int i = 0; i < 8; ++i) ids.push_back(c.submit("sleep", "{\"seconds\": \"0.3\"}"));
+        int maxRunning = 0;
+        bool allDone = waitUntil(
+            [&] {
+                std::int64_t running = 0;
+                c.server().store().transact([&](Tx& tx) {
+                    for (auto id : ids) {
+                        running += static_cast<std::int64_t>(
+                            tx.tasksInStates(id, {TaskState::Assigned, TaskState::Running}).size());
+                    }
+                });
+                maxRunning = std::max<int>(maxRunning, static_cast<int>(running));
+                for (const auto& w : c.server().dispatcher().workers()) {
+                    maxRunning = std::max(maxRunning, w.running);
+                }
+                for (auto id : ids) {
+                    if (c.job(id)->getValue<std::string>("queue_state") != "completed") return false;
+                }
+                return true;
+            },
+            30s);
+        CPPUNIT_ASSERT(allDone);
+        CPPUNIT_ASSERT_MESSAGE("saw " + std::to_string(maxRunning) + " tasks at once",
+                               maxRunning <= 2);
+        CPPUNIT_ASSERT_EQUAL(2, maxRunning);  // and it did use both slots
+    }
+
+    void testThousandTasksAcrossFourWorkersCompleteOnce() {
+        Cluster c;
+        c.startServer();
+        for (int i = 1; i <= 4; ++i) c.startWorker("w" + std::to_string(i), "work", 2);
+        waitWorkers(c, {"w1", "w2", "w3", "w4"});
+        std::int64_t id = c.submit("fanout-noop", "{\"count\": 1000}");
+        auto job = c.waitFinished(id, 120s);
+        CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
+        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        std::vector<Task> tasks = c.engine().tasks("", id);
+        std::set<std::string> workers;
+        int noops = 0;
+        for (const auto& t : tasks) {
+            CPPUNIT_ASSERT_EQUAL(std::string("completed"), std::string(toString(t.state)));
+            CPPUNIT_ASSERT_EQUAL(1, t.attempt);
+            if (t.name == "noop") ++noops;
+            workers.insert(t.worker);
+        }
+        CPPUNIT_ASSERT_EQUAL(1000, noops);
+        CPPUNIT_ASSERT_EQUAL(size_t(1001), tasks.size());
+        CPPUNIT_ASSERT_MESSAGE("work was spread over several workers", workers.size() >= 2);
+        // Exactly once: one "completed" log line per task.
+        std::map<std::int64_t, int> completions;
+        for (const auto& e : c.engine().logs("", id)) {
+            if (e.message.find("completed successfully") != std::string::npos && e.taskId) {
+                ++completions[e.taskId];
+            }
+        }
+        CPPUNIT_ASSERT_EQUAL(size_t(1001), completions.size());
+        for (const auto& [taskId, n] : completions) CPPUNIT_ASSERT_EQUAL(1, n);
+    }
+
+    void testKilledWorkersTaskCompletesElsewhereAfterLease() {
+        Cluster::Options o;
+        o.leaseMs = 2000;
+        Cluster c(o);
+        c.startServer();
+        c.startWorker("victim", "work", 1);
+        waitWorkers(c, {"victim"});
+        std::string gate = c.dir().file("gate");
+        std::int64_t id = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
+        CPPUNIT_ASSERT(waitUntil(
+            [&] {
+                auto t = c.tasks(id);
+                return t->size() == 1 && str(t->getObject(0), "state") == "running";
+            },
+            20s));
+        c.killWorker("victim");
+        c.startWorker("rescuer", "work", 1);
+        writeFile(gate, "open");
+        auto job = c.waitFinished(id, 30s);
+        CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
+        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        auto tasks = c.tasks(id);
+        CPPUNIT_ASSERT_EQUAL(size_t(1), tasks->size());
+        CPPUNIT_ASSERT_EQUAL(std::string("rescuer"), str(tasks->getObject(0), "worker"));
+        CPPUNIT_ASSERT(c.logText(id).find("victim stopped responding") != std::string::npos);
+    }
+
+    void testFailuresAreClearInTheLog() {
+        Cluster c;
+        c.startServer();
+        c.startWorker("w", "work", 3);
+        waitWorkers(c, {"w"});
+        std::int64_t missing = c.submit("missing-command");
+        std::int64_t exitCode = c.submit("fail-stop");
+        std::int64_t timeout = c.submit("timeout");
+        for (auto [id, text] : std::vector<std::pair<std::int64_t, std::string>>{
+                 {missing, "not found"}, {exitCode, "code 3"}, {timeout, "timed out"}}) {
+            auto job = c.waitFinished(id, 30s);
+            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
+            CPPUNIT_ASSERT(job->getValue<bool>("failed"));
+            std::string log = c.logText(id);
+            CPPUNIT_ASSERT_MESSAGE("job " + std::to_string(id) + " log lacks '" + text + "':\n" + log,
+                                   log.find(text) != std::string::npos);
+            CPPUNIT_ASSERT(log.find("job has failed") != std::string::npos);
+        }
+        // The failing stage stopped the job: the stage after it never ran.
+        CPPUNIT_ASSERT_EQUAL(size_t(1), c.tasks(exitCode)->size());
+        CPPUNIT_ASSERT(c.logText(exitCode).find("about to fail") != std::string::npos);
+    }
+
+    void testHostileParameterArrivesLiterally() {
+        Cluster c;
+        c.startServer();
+        c.startWorker("w");
+        waitWorkers(c, {"w"});
+        std::string marker = "/tmp/taskengine-injected-" + std::to_string(::getpid());
+        std::string text = "; touch " + marker + " && echo $(id) `id` | cat \"'";
+        std::string out = c.dir().file("argv.txt");
+        Poco::JSON::Object::Ptr params = new Poco::JSON::Object;
+        params->set("text", text);
+        params->set("out", out);
+        std::ostringstream body;
+        params->stringify(body);
+        std::int64_t id = c.submit("argv", body.str());
+        auto job = c.waitFinished(id);
+        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        CPPUNIT_ASSERT_EQUAL(text, readFile(out));
+        CPPUNIT_ASSERT(!Poco::File(marker).exists());
+    }
+
+    void testBroadcastToNamedWorkers() {
+        Cluster c;
+        c.startServer();
+        for (const char* n : {"a", "b", "c"}) c.startWorker(n);
+        waitWorkers(c, {"a", "b", "c"});
+        std::string log = c.dir().file("broadcast.log");
+        std::int64_t id = c.submit(
+            "broadcast", "{\"log\": \"" + log + "\", \"endpoints\": [\"a\", \"b\", \"c\"]}");
+        auto job = c.waitFinished(id);
+        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        std::string text = readFile(log);
+        for (const char* n : {"b a\n", "b b\n", "b c\n"}) {
+            CPPUNIT_ASSERT_MESSAGE(text, text.find(n) != std::string::npos);
+        }
+        auto tasks = c.tasks(id);
+        CPPUNIT_ASSERT_EQUAL(size_t(3), tasks->size());
+        std::set<std::string> ran;
+        for (size_t i = 0; i < tasks->size(); ++i) ran.insert(str(tasks->getObject(i), "worker"));
+        CPPUNIT_ASSERT_EQUAL(size_t(3), ran.size());
+        // Without endpoints, a broadcast stage runs on every worker of the queue.
+        std::string log2 = c.dir().file("broadcast2.log");
+        std::int64_t all = c.submit("broadcast", "{\"log\": \"" + log2 + "\", \"tag\": \"all\"}");
+        c.waitFinished(all);
+        CPPUNIT_ASSERT_EQUAL(size_t(3), c.tasks(all)->size());
+    }
+
+    void testBroadcastToMissingWorkerIsIncomplete() {
+        Cluster c;
+        c.startServer();
+        c.startWorker("present");
+        waitWorkers(c, {"present"});
+        std::string log = c.dir().file("b.log");
+        std::int64_t id = c.submit("broadcast",
+                                   "{\"log\": \"" + log + "\", \"endpoints\": [\"present\", \"ghost\"]}");
+        auto job = c.waitFinished(id, 30s);
+        CPPUNIT_ASSERT(job->getValue<bool>("failed"));
+        auto tasks = c.tasks(id);
+        CPPUNIT_ASSERT_EQUAL(size_t(2), tasks->size());
+        std::map<std::string, std::string> states;
+        for (size_t i = 0; i < tasks->size(); ++i) {
+            auto t = tasks->getObject(i);
+            states[str(t, "state")] = str(t, "message");
+        }
+        CPPUNIT_ASSERT(states.count("incomplete"));
+        CPPUNIT_ASSERT(states["incomplete"].find("'ghost' did not receive") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::string("b present\n"), readFile(log));
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(DispatchTest);

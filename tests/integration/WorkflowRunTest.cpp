@@ -1,0 +1,194 @@
+// The workflow engine end to end: stages, fan-out/fan-in, failure modes, retries, pause,
+// break, rerun — on a real server with real worker processes.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include <Poco/File.h>
+
+#include <thread>
+
+#include "shared/util/Json.h"
+#include "tests/integration/Cluster.h"
+
+using namespace te;
+using namespace te::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+    return o->has(key) && !o->get(key).isEmpty() ? o->get(key).convert<std::string>() : "";
+}
+
+int countTasks(Cluster& c, std::int64_t id, const std::string& name, const std::string& state = "") {
+    auto tasks = c.tasks(id);
+    int n = 0;
+    for (size_t i = 0; i < tasks->size(); ++i) {
+        auto t = tasks->getObject(i);
+        if (str(t, "name") == name && (state.empty() || str(t, "state") == state)) ++n;
+    }
+    return n;
+}
+
+void startOneWorker(Cluster& c, int slots = 4) {
+    c.startServer();
+    c.startWorker("w", "work", slots);
+    CPPUNIT_ASSERT(waitUntil([&] { return c.workerConnected("w"); }, 20s));
+}
+
+}  // namespace
+
+class WorkflowRunTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(WorkflowRunTest);
+    CPPUNIT_TEST(testSpawnOfFiveMakesFiveTasksAndFanInSeesAll);
+    CPPUNIT_TEST(testFailedStageStopsTheJob);
+    CPPUNIT_TEST(testFailedStageCanLetTheJobGoOn);
+    CPPUNIT_TEST(testRetriesWithDelay);
+    CPPUNIT_TEST(testPauseAndResume);
+    CPPUNIT_TEST(testBreak);
+    CPPUNIT_TEST(testRerun);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void testSpawnOfFiveMakesFiveTasksAndFanInSeesAll() {
+        Cluster c;
+        startOneWorker(c);
+        std::string out = c.dir().file("fanin.json");
+        std::int64_t id = c.submit("fanout", "{\"count\": 5, \"out\": \"" + out + "\"}");
+        auto job = c.waitFinished(id);
+        CPPUNIT_ASSERT_MESSAGE(c.logText(id), !job->getValue<bool>("failed"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "spawn-n"));
+        CPPUNIT_ASSERT_EQUAL(5, countTasks(c, id, "output", "completed"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "fan-in", "completed"));
+        // The fan-in task got every fanned-out output, as one JSON array, through the context.
+        auto outputs = json::arrayOrEmpty(readFile(out));
+        CPPUNIT_ASSERT_EQUAL(size_t(5), outputs->size());
+        std::set<std::string> seen;
+        for (size_t i = 0; i < outputs->size(); ++i) {
+            auto o = outputs->getObject(i);
+            for (const auto& kv : *o) seen.insert(kv.first + "=" + kv.second.convert<std::string>());
+        }
+        for (int i = 0; i < 5; ++i) {
+            std::string kv = "out_" + std::to_string(i) + "=v" + std::to_string(i);
+            CPPUNIT_ASSERT_MESSAGE(kv, seen.count(kv));
+        }
+        // Stage order: every fan-out task finished before the fan-in started.
+        auto tasks = c.engine().tasks("", id);
+        TimeMs fanInStart = 0, lastFanOutEnd = 0;
+        for (const auto& t : tasks) {
+            if (t.name == "fan-in") fanInStart = t.startedAt;
+            if (t.name == "output") lastFanOutEnd = std::max(lastFanOutEnd, t.finishedAt);
+        }
+        CPPUNIT_ASSERT(fanInStart >= lastFanOutEnd);
+    }
+
+    void testFailedStageStopsTheJob() {
+        Cluster c;
+        startOneWorker(c);
+        std::int64_t id = c.submit("fail-stop");
+        auto job = c.waitFinished(id);
+        CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
+        CPPUNIT_ASSERT(job->getValue<bool>("failed"));
+        CPPUNIT_ASSERT_EQUAL(0, countTasks(c, id, "noop"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "fail", "failed"));
+    }
+
+    void testFailedStageCanLetTheJobGoOn() {
+        Cluster c;
+        startOneWorker(c);
+        std::int64_t id = c.submit("fail-continue");
+        auto job = c.waitFinished(id);
+        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "fail", "failed"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "echo", "completed"));
+        CPPUNIT_ASSERT(c.logText(id).find("1 failed task(s)") != std::string::npos);
+    }
+
+    void testRetriesWithDelay() {
+        Cluster c;
+        startOneWorker(c);
+        std::string counter = c.dir().file("counter");
+        std::int64_t id = c.submit("flaky", "{\"counter\": \"" + counter + "\"}");
+        auto job = c.waitFinished(id);
+        CPPUNIT_ASSERT_MESSAGE(c.logText(id), !job->getValue<bool>("failed"));
+        CPPUNIT_ASSERT_EQUAL(std::string("3\n"), readFile(counter));
+        auto tasks = c.engine().tasks("", id);
+        CPPUNIT_ASSERT_EQUAL(size_t(3), tasks.size());
+        for (int i = 0; i < 3; ++i) {
+            CPPUNIT_ASSERT_EQUAL(i + 1, tasks[i].attempt);
+            CPPUNIT_ASSERT_EQUAL(std::string(i < 2 ? "retried" : "completed"),
+                                 std::string(toString(tasks[i].state)));
+        }
+        // retry_delay: 1 s in the task class: no attempt started sooner after the last one.
+        for (int i = 1; i < 3; ++i) {
+            CPPUNIT_ASSERT_MESSAGE("attempt " + std::to_string(i + 1) + " came too soon",
+                                   tasks[i].startedAt - tasks[i - 1].finishedAt >= 900);
+        }
+        std::string log = c.logText(id);
+        CPPUNIT_ASSERT(log.find("retry 1 of 3") != std::string::npos);
+        CPPUNIT_ASSERT(log.find("retry 2 of 3") != std::string::npos);
+    }
+
+    void testPauseAndResume() {
+        Cluster c;
+        startOneWorker(c);
+        std::string gate = c.dir().file("gate");
+        std::int64_t id = c.submit("hold-then-noop", "{\"gate\": \"" + gate + "\"}");
+        CPPUNIT_ASSERT(waitUntil([&] { return countTasks(c, id, "hold", "running") == 1; }, 20s));
+        auto r = c.request("PUT", "/jobs/" + std::to_string(id), "{\"queue_state\": \"paused\"}");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        writeFile(gate, "open");
+        // The running task finishes, but a paused job starts nothing new.
+        CPPUNIT_ASSERT(waitUntil([&] { return countTasks(c, id, "hold", "completed") == 1; }, 20s));
+        std::this_thread::sleep_for(1500ms);
+        CPPUNIT_ASSERT_EQUAL(std::string("paused"), str(c.job(id), "queue_state"));
+        CPPUNIT_ASSERT_EQUAL(0, countTasks(c, id, "noop"));
+        r = c.request("PUT", "/jobs/" + std::to_string(id), "{\"queue_state\": \"queued\"}");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        auto job = c.waitFinished(id);
+        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "hold"));  // resumed where it stopped
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "noop", "completed"));
+    }
+
+    void testBreak() {
+        Cluster c;
+        startOneWorker(c);
+        std::string gate = c.dir().file("gate");
+        std::int64_t id = c.submit("hold-then-noop", "{\"gate\": \"" + gate + "\"}");
+        CPPUNIT_ASSERT(waitUntil([&] { return countTasks(c, id, "hold", "running") == 1; }, 20s));
+        auto r = c.request("PUT", "/jobs/" + std::to_string(id), "{\"queue_state\": \"broken\"}");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("broken"), str(c.job(id), "queue_state"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "hold", "cancelled"));
+        // The worker was told to stop the task: its slot frees up for new work long before
+        // the held task's own 30 s would have run out.
+        std::int64_t next = c.submit("echo");
+        auto job = c.waitFinished(next, 15s);
+        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        std::this_thread::sleep_for(500ms);
+        CPPUNIT_ASSERT_EQUAL(0, countTasks(c, id, "noop"));
+        CPPUNIT_ASSERT_EQUAL(std::string("broken"), str(c.job(id), "queue_state"));
+        // A broken job cannot be paused or resumed.
+        r = c.request("PUT", "/jobs/" + std::to_string(id), "{\"queue_state\": \"queued\"}");
+        CPPUNIT_ASSERT_EQUAL(400, r.status);
+    }
+
+    void testRerun() {
+        Cluster c;
+        startOneWorker(c);
+        std::int64_t id = c.submit("echo", "{\"message\": \"once more\", \"content_id\": \"c-1\"}");
+        c.waitFinished(id);
+        auto r = c.request("POST", "/jobs/" + std::to_string(id) + "/rerun");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        std::int64_t again = r.object()->getValue<std::int64_t>("id");
+        CPPUNIT_ASSERT(again != id);
+        CPPUNIT_ASSERT_EQUAL(std::string("broken"), str(c.job(id), "queue_state"));
+        auto job = c.waitFinished(again);
+        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        auto params = job->getObject("parameters");
+        CPPUNIT_ASSERT_EQUAL(std::string("once more"), params->getValue<std::string>("message"));
+        CPPUNIT_ASSERT(c.logText(again).find("once more") != std::string::npos);
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(WorkflowRunTest);
