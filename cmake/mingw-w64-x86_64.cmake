@@ -34,5 +34,6 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
 
 set(CMAKE_EXE_LINKER_FLAGS_INIT "-static -static-libgcc -static-libstdc++")
-# Tests of the cross-built programs (if any) run through Wine.
-set(CMAKE_CROSSCOMPILING_EMULATOR wine64)
+# Tests of the cross-built programs (if any) run through Wine (Debian: /usr/bin/wine runs
+# wine64 when wine32 is absent).
+set(CMAKE_CROSSCOMPILING_EMULATOR wine)
