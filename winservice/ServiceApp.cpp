@@ -20,6 +20,7 @@
 
 #include "shared/Errors.h"
 #include "shared/Version.h"
+#include "winservice/EventSource.h"
 #include "winservice/ServiceRecovery.h"
 #include "worker/WorkerRuntime.h"
 
@@ -81,8 +82,8 @@ std::string ServiceApp::configPath() const {
 void ServiceApp::setUpLogging(const WorkerConfig& worker) const {
     Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
     if (config().getBool("application.runAsService", false)) {
-        // EventLogChannel's own "name" property is the event source shown in the Event Viewer.
-        Poco::AutoPtr<Poco::EventLogChannel> events(new Poco::EventLogChannel("TaskEngine Worker"));
+        registerEventSource();
+        Poco::AutoPtr<Poco::EventLogChannel> events(new Poco::EventLogChannel(kEventSource));
         splitter->addChannel(events);
     } else {
         splitter->addChannel(new Poco::ConsoleChannel);
@@ -124,7 +125,8 @@ int ServiceApp::main(const std::vector<std::string>&) {
     } catch (const std::exception& e) {
         // A service has no console: the Event Log is the only place this line can go.
         if (asService) {
-            Poco::AutoPtr<Poco::EventLogChannel> events(new Poco::EventLogChannel("TaskEngine Worker"));
+            registerEventSource();
+            Poco::AutoPtr<Poco::EventLogChannel> events(new Poco::EventLogChannel(kEventSource));
             events->log(Poco::Message("worker", e.what(), Poco::Message::PRIO_FATAL));
         }
         std::cerr << e.what() << std::endl;
