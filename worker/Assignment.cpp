@@ -33,7 +33,8 @@ Assignment Assignment::parse(const std::string& text) {
     try {
         if (!obj->has("task_id")) throw ValidationError("ASSIGN: task_id is missing");
         a.taskId = obj->get("task_id").convert<long long>();
-        if (obj->has("job_id") && !obj->isNull("job_id")) a.jobId = obj->get("job_id").convert<long long>();
+        if (obj->has("job_id") && !obj->isNull("job_id"))
+            a.jobId = obj->get("job_id").convert<long long>();
         a.name = stringField(obj, "name");
         a.queue = stringField(obj, "queue");
         a.builtin = stringField(obj, "builtin");
@@ -42,7 +43,8 @@ Assignment Assignment::parse(const std::string& text) {
         a.inputs = json::toStringMap(objectField(obj, "inputs"));
         a.envInputs = json::toStringList(arrayField(obj, "env_inputs"));
         a.env = json::toStringMap(objectField(obj, "env"));
-        if (obj->has("timeout") && !obj->isNull("timeout")) a.timeoutSec = obj->get("timeout").convert<int>();
+        if (obj->has("timeout") && !obj->isNull("timeout"))
+            a.timeoutSec = obj->get("timeout").convert<int>();
     } catch (const Poco::Exception& e) {
         throw ValidationError("ASSIGN: " + e.displayText());
     }

@@ -70,15 +70,16 @@ TaskOutcome Builtins::http(const std::vector<std::string>& args, int timeoutSec)
     if (uri.getScheme() == "https") {
         // NetSSL is not linked into the worker (the Windows cross build has no OpenSSL);
         // an https step belongs in a process task (curl) for now.
-        return TaskOutcome::failed("http: https is not supported by the builtin, use a process task: " +
-                                   args[0]);
+        return TaskOutcome::failed(
+            "http: https is not supported by the builtin, use a process task: " + args[0]);
     }
     if (uri.getScheme() != "http" || uri.getHost().empty()) {
         return TaskOutcome::failed("http: not an http:// url: " + args[0]);
     }
     Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
     session.setTimeout(Poco::Timespan(timeoutSec > 0 ? timeoutSec : 60, 0));
-    Poco::Net::HTTPRequest request(method, uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
+    Poco::Net::HTTPRequest request(method,
+                                   uri.getPathAndQuery().empty() ? "/" : uri.getPathAndQuery(),
                                    Poco::Net::HTTPMessage::HTTP_1_1);
     request.setContentLength(0);
     session.sendRequest(request);

@@ -2,9 +2,8 @@
 
 #include <Poco/Logger.h>
 
-#include <zmq_addon.hpp>
-
 #include <array>
+#include <zmq_addon.hpp>
 
 #include "shared/protocol/Protocol.h"
 #include "worker/Messages.h"
@@ -14,8 +13,9 @@ namespace te {
 namespace {
 
 void sendReport(zmq::socket_t& push, long long taskId, const char* type, const std::string& body) {
-    std::array<zmq::const_buffer, 3> frames = {
-        zmq::buffer(std::to_string(taskId)), zmq::buffer(std::string_view(type)), zmq::buffer(body)};
+    std::array<zmq::const_buffer, 3> frames = {zmq::buffer(std::to_string(taskId)),
+                                               zmq::buffer(std::string_view(type)),
+                                               zmq::buffer(body)};
     zmq::send_multipart(push, frames);
 }
 
@@ -34,7 +34,8 @@ private:
 
 }  // namespace
 
-ExecutorPool::ExecutorPool(zmq::context_t& context, std::string endpoint, const WorkerConfig& config)
+ExecutorPool::ExecutorPool(zmq::context_t& context, std::string endpoint,
+                           const WorkerConfig& config)
     : _context(context), _endpoint(std::move(endpoint)), _runner(config) {}
 
 ExecutorPool::~ExecutorPool() { stop(); }
@@ -106,7 +107,8 @@ void ExecutorPool::threadMain() {
         } catch (const std::exception& e) {
             // Only the socket itself can throw here (the runner does not); the socket thread
             // is going away, and the server's lease hands the task to another worker.
-            Poco::Logger::get("worker").error("task " + std::to_string(id) + ": cannot report: " + e.what());
+            Poco::Logger::get("worker").error("task " + std::to_string(id) +
+                                              ": cannot report: " + e.what());
         }
     }
 }

@@ -1,7 +1,5 @@
 #pragma once
 
-#include <zmq.hpp>
-
 #include <condition_variable>
 #include <deque>
 #include <memory>
@@ -9,6 +7,7 @@
 #include <string>
 #include <thread>
 #include <vector>
+#include <zmq.hpp>
 
 #include "shared/config/WorkerConfig.h"
 #include "worker/Assignment.h"

@@ -22,9 +22,7 @@ std::string ready(const WorkerConfig& config, const std::string& name,
     return json::stringify(body);
 }
 
-std::string started(long long taskId) {
-    return "{\"task_id\":" + std::to_string(taskId) + "}";
-}
+std::string started(long long taskId) { return "{\"task_id\":" + std::to_string(taskId) + "}"; }
 
 std::string log(long long taskId, int severity, const std::string& message) {
     Poco::JSON::Object::Ptr body = new Poco::JSON::Object;

@@ -64,7 +64,10 @@ private:
 
 ProcessTask::ProcessTask(const WorkerConfig& config, const Assignment& assignment,
                          std::string command, std::vector<std::string> args)
-    : _config(config), _assignment(assignment), _command(std::move(command)), _args(std::move(args)) {}
+    : _config(config),
+      _assignment(assignment),
+      _command(std::move(command)),
+      _args(std::move(args)) {}
 
 TaskOutcome ProcessTask::run(TaskControl& control, TaskReporter& reporter) {
     Poco::Path folderPath(_config.workDir);
@@ -91,7 +94,8 @@ TaskOutcome ProcessTask::execute(const std::string& folder, TaskControl& control
     for (const auto& [k, v] : _assignment.env) spec.env[k] = v;
     auto path = spec.env.find("PATH");
     std::string program = platform::resolveExecutable(
-        _command, path != spec.env.end() ? path->second : std::string("/usr/local/bin:/usr/bin:/bin"));
+        _command,
+        path != spec.env.end() ? path->second : std::string("/usr/local/bin:/usr/bin:/bin"));
     if (program.empty()) return TaskOutcome::failed("command not found: " + _command);
     spec.argv.push_back(program);
     spec.argv.insert(spec.argv.end(), _args.begin(), _args.end());
@@ -166,9 +170,8 @@ TaskOutcome ProcessTask::readResults(const std::string& folder, int exitCode) {
             spawn = value;
         }
     } catch (const std::exception& e) {
-        return TaskOutcome::failed(std::string("spawn.json is not a JSON array of objects: ") +
-                                       e.what(),
-                                   exitCode);
+        return TaskOutcome::failed(
+            std::string("spawn.json is not a JSON array of objects: ") + e.what(), exitCode);
     }
     return TaskOutcome::done(output, spawn, exitCode);
 }

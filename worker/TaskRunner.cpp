@@ -12,7 +12,7 @@
 namespace te {
 
 std::map<std::string, std::string> TaskRunner::placeholderValues(const Assignment& assignment,
-                                                                  const WorkerConfig& config) {
+                                                                 const WorkerConfig& config) {
     std::map<std::string, std::string> values = assignment.inputs;
     for (const auto& name : assignment.envInputs) {
         auto it = config.env.find(name);
@@ -28,9 +28,11 @@ std::map<std::string, std::string> TaskRunner::placeholderValues(const Assignmen
 TaskOutcome TaskRunner::run(const Assignment& assignment, TaskControl& control,
                             TaskReporter& reporter) const {
     try {
-        if (control.stopRequested() == TaskControl::Stop::Cancel) return TaskOutcome::failed("cancelled");
+        if (control.stopRequested() == TaskControl::Stop::Cancel)
+            return TaskOutcome::failed("cancelled");
         if (control.stopRequested() == TaskControl::Stop::HandBack) {
-            return TaskOutcome::failed("worker stopped before the task started", std::nullopt, true);
+            return TaskOutcome::failed("worker stopped before the task started", std::nullopt,
+                                       true);
         }
         std::string command;
         std::vector<std::string> args;
@@ -47,7 +49,8 @@ TaskOutcome TaskRunner::run(const Assignment& assignment, TaskControl& control,
         if (command.empty()) return TaskOutcome::failed("the task has no command");
         return ProcessTask(_config, assignment, command, args).run(control, reporter);
     } catch (const std::exception& e) {
-        Poco::Logger::get("worker").error("task " + std::to_string(assignment.taskId) + ": " + e.what());
+        Poco::Logger::get("worker").error("task " + std::to_string(assignment.taskId) + ": " +
+                                          e.what());
         return TaskOutcome::failed(std::string("worker error: ") + e.what());
     }
 }

@@ -19,7 +19,8 @@ class TaskRunner {
 public:
     explicit TaskRunner(const WorkerConfig& config) : _config(config) {}
 
-    TaskOutcome run(const Assignment& assignment, TaskControl& control, TaskReporter& reporter) const;
+    TaskOutcome run(const Assignment& assignment, TaskControl& control,
+                    TaskReporter& reporter) const;
 
     // The values placeholders are filled from: the assignment's inputs, plus each env input
     // from the config's env, else the worker's environment (absent: left out, so filling

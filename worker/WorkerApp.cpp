@@ -17,8 +17,9 @@
 #include <thread>
 
 #ifndef _WIN32
-#include <csignal>
 #include <unistd.h>
+
+#include <csignal>
 #endif
 
 #include "shared/Errors.h"
@@ -52,8 +53,9 @@ void WorkerApp::handleOption(const std::string& name, const std::string& value) 
         Poco::Util::HelpFormatter help(options());
         help.setCommand(commandName());
         help.setUsage("[--config FILE] [options]");
-        help.setHeader("Task Engine worker: runs tasks the server dispatches over ZeroMQ. "
-                       "SIGTERM/SIGINT stop it gracefully (grace: in the config).");
+        help.setHeader(
+            "Task Engine worker: runs tasks the server dispatches over ZeroMQ. "
+            "SIGTERM/SIGINT stop it gracefully (grace: in the config).");
         help.setUnixStyle(true);
         help.format(std::cout);
         _helpShown = true;
@@ -89,8 +91,9 @@ WorkerConfig WorkerApp::buildConfig() const {
     if (_workDir) config.workDir = *_workDir;
     if (_queues) {
         config.queues.clear();
-        Poco::StringTokenizer tokens(*_queues, ",", Poco::StringTokenizer::TOK_TRIM |
-                                                        Poco::StringTokenizer::TOK_IGNORE_EMPTY);
+        Poco::StringTokenizer tokens(
+            *_queues, ",",
+            Poco::StringTokenizer::TOK_TRIM | Poco::StringTokenizer::TOK_IGNORE_EMPTY);
         for (const auto& q : tokens) config.queues.push_back(q);
         if (config.queues.empty()) throw ConfigError("--queues: must name at least one queue");
     }
@@ -103,7 +106,8 @@ WorkerConfig WorkerApp::buildConfig() const {
             used = 0;
         }
         if (used != _slots->size() || slots < 1 || slots > 1024) {
-            throw ConfigError("--slots: must be a whole number from 1 to 1024, not '" + *_slots + "'");
+            throw ConfigError("--slots: must be a whole number from 1 to 1024, not '" + *_slots +
+                              "'");
         }
         config.slots = slots;
     }

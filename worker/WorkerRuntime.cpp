@@ -2,16 +2,15 @@
 
 #include <Poco/File.h>
 #include <Poco/Logger.h>
-
-#include <zmq.hpp>
-#include <zmq_addon.hpp>
+#include <unistd.h>
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
-#include <unistd.h>
+#include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 #include "shared/Errors.h"
 #include "shared/protocol/Protocol.h"
@@ -68,7 +67,8 @@ struct WorkerRuntime::Impl {
     long long lastFreeMb = 0;
 };
 
-WorkerRuntime::WorkerRuntime(WorkerConfig config) : _impl(std::make_unique<Impl>(std::move(config))) {}
+WorkerRuntime::WorkerRuntime(WorkerConfig config)
+    : _impl(std::make_unique<Impl>(std::move(config))) {}
 
 WorkerRuntime::~WorkerRuntime() = default;
 
@@ -100,7 +100,8 @@ void WorkerRuntime::Impl::run() {
     try {
         dealer->connect(config.server);
     } catch (const zmq::error_t& e) {
-        throw ConfigError(config.file + ": server: bad endpoint '" + config.server + "': " + e.what());
+        throw ConfigError(config.file + ": server: bad endpoint '" + config.server +
+                          "': " + e.what());
     }
     zmq::socket_t reports(context, zmq::socket_type::pull);
     reports.set(zmq::sockopt::rcvhwm, 0);
@@ -125,13 +126,17 @@ void WorkerRuntime::Impl::run() {
         // Bounded batches keep heartbeats going under a flood of messages.
         for (int i = 0; i < 1000 && (items[0].revents & ZMQ_POLLIN); ++i) {
             std::vector<zmq::message_t> frames;
-            if (!zmq::recv_multipart(*dealer, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+            if (!zmq::recv_multipart(*dealer, std::back_inserter(frames),
+                                     zmq::recv_flags::dontwait))
+                break;
             lastHeard = Clock::now();
             onServerMessage(frames);
         }
         for (int i = 0; i < 10000 && (items[1].revents & ZMQ_POLLIN); ++i) {
             std::vector<zmq::message_t> frames;
-            if (!zmq::recv_multipart(reports, std::back_inserter(frames), zmq::recv_flags::dontwait)) break;
+            if (!zmq::recv_multipart(reports, std::back_inserter(frames),
+                                     zmq::recv_flags::dontwait))
+                break;
             onReport(frames);
         }
         auto now = Clock::now();
@@ -140,8 +145,10 @@ void WorkerRuntime::Impl::run() {
             nextHeartbeat = now + heartbeat;
         }
         if (now - lastHeard > silence) {
-            log.warning("nothing heard from the server for %d ms: announcing again",
-                        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(silence).count()));
+            log.warning(
+                "nothing heard from the server for %d ms: announcing again",
+                static_cast<int>(
+                    std::chrono::duration_cast<std::chrono::milliseconds>(silence).count()));
             sendReady();
             lastHeard = now;
         }
@@ -152,7 +159,8 @@ void WorkerRuntime::Impl::run() {
         if (!stopping) continue;
         if (active.empty()) break;
         if (!handedBack && now >= graceEnd) {
-            log.warning("grace period over: handing back %d running task(s)", static_cast<int>(active.size()));
+            log.warning("grace period over: handing back %d running task(s)",
+                        static_cast<int>(active.size()));
             for (auto& [id, control] : active) control->requestStop(TaskControl::Stop::HandBack);
             handedBack = true;
             handBackEnd = now + std::chrono::milliseconds(kHandBackBudgetMs);
@@ -162,7 +170,8 @@ void WorkerRuntime::Impl::run() {
                       static_cast<int>(active.size()));
             auto left = active;
             for (auto& [id, control] : left) {
-                sendResult(id, TaskOutcome::failed("worker stopped before the task ended", std::nullopt, true));
+                sendResult(id, TaskOutcome::failed("worker stopped before the task ended",
+                                                   std::nullopt, true));
             }
             break;
         }
@@ -180,7 +189,8 @@ void WorkerRuntime::Impl::run() {
 }
 
 void WorkerRuntime::Impl::sendToServer(const char* type, const std::string& body) {
-    std::array<zmq::const_buffer, 2> frames = {zmq::buffer(std::string_view(type)), zmq::buffer(body)};
+    std::array<zmq::const_buffer, 2> frames = {zmq::buffer(std::string_view(type)),
+                                               zmq::buffer(body)};
     // Never block the socket thread. With no high-water mark this fails only when the socket
     // cannot queue at all; the server then re-leases what it did not hear about.
     if (!zmq::send_multipart(*dealer, frames, zmq::send_flags::dontwait)) {
@@ -318,7 +328,8 @@ void WorkerRuntime::Impl::beginStop() {
                     static_cast<int>(active.size()), config.graceSec);
     sendToServer(protocol::kBye, "{}");
     for (const auto& a : pool->takeQueued()) {
-        sendResult(a.taskId, TaskOutcome::failed("worker stopped before the task started", std::nullopt, true));
+        sendResult(a.taskId, TaskOutcome::failed("worker stopped before the task started",
+                                                 std::nullopt, true));
     }
 }
 

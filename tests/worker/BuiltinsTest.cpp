@@ -1,6 +1,4 @@
 // Builtin tasks (noop, sleep, http, copy, move) through a real WorkerRuntime.
-#include <cppunit/extensions/HelperMacros.h>
-
 #include <Poco/File.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -8,6 +6,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <cppunit/extensions/HelperMacros.h>
 
 #include <chrono>
 
@@ -19,7 +18,8 @@ namespace {
 // Answers /status/N with status N, and records the last method.
 class StatusHandler : public Poco::Net::HTTPRequestHandler {
 public:
-    void handleRequest(Poco::Net::HTTPServerRequest& request, Poco::Net::HTTPServerResponse& response) override {
+    void handleRequest(Poco::Net::HTTPServerRequest& request,
+                       Poco::Net::HTTPServerResponse& response) override {
         std::string uri = request.getURI();
         int status = uri.rfind("/status/", 0) == 0 ? std::stoi(uri.substr(8)) : 404;
         response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
@@ -30,7 +30,8 @@ public:
 
 class StatusFactory : public Poco::Net::HTTPRequestHandlerFactory {
 public:
-    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+    Poco::Net::HTTPRequestHandler* createRequestHandler(
+        const Poco::Net::HTTPServerRequest&) override {
         return new StatusHandler;
     }
 };
@@ -67,12 +68,14 @@ public:
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
         auto start = std::chrono::steady_clock::now();
-        server.send(ready.identity, "ASSIGN", AssignBuilder(2).builtin("sleep", {"{s}"}).inputs({{"s", "0.3"}}).json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(2).builtin("sleep", {"{s}"}).inputs({{"s", "0.3"}}).json());
         server.expect("DONE", 2);
         CPPUNIT_ASSERT(std::chrono::steady_clock::now() - start >= std::chrono::milliseconds(300));
         server.send(ready.identity, "ASSIGN", AssignBuilder(3).builtin("sleep", {"soon"}).json());
         auto failed = server.expect("FAILED", 3);
-        CPPUNIT_ASSERT(failed.body->getValue<std::string>("error").find("soon") != std::string::npos);
+        CPPUNIT_ASSERT(failed.body->getValue<std::string>("error").find("soon") !=
+                       std::string::npos);
     }
 
     void testCopyAndMove() {
@@ -81,13 +84,15 @@ public:
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
         writeFile(dir.file("a.txt"), "content");
-        server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(4).builtin("copy", {dir.file("a.txt"), dir.file("x/y/b.txt")}).json());
+        server.send(
+            ready.identity, "ASSIGN",
+            AssignBuilder(4).builtin("copy", {dir.file("a.txt"), dir.file("x/y/b.txt")}).json());
         server.expect("DONE", 4);
         CPPUNIT_ASSERT_EQUAL(std::string("content"), readFile(dir.file("x/y/b.txt")));
         CPPUNIT_ASSERT(Poco::File(dir.file("a.txt")).exists());
-        server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(5).builtin("move", {dir.file("a.txt"), dir.file("m/c.txt")}).json());
+        server.send(
+            ready.identity, "ASSIGN",
+            AssignBuilder(5).builtin("move", {dir.file("a.txt"), dir.file("m/c.txt")}).json());
         server.expect("DONE", 5);
         CPPUNIT_ASSERT_EQUAL(std::string("content"), readFile(dir.file("m/c.txt")));
         CPPUNIT_ASSERT(!Poco::File(dir.file("a.txt")).exists());
@@ -107,13 +112,17 @@ public:
         TempDir dir;
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
-        server.send(ready.identity, "ASSIGN", AssignBuilder(7).builtin("http", {base + "/status/204", "POST"}).json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(7).builtin("http", {base + "/status/204", "POST"}).json());
         auto done = server.expect("DONE", 7);
         CPPUNIT_ASSERT_EQUAL(204, done.body->getObject("output")->getValue<int>("status"));
-        server.send(ready.identity, "ASSIGN", AssignBuilder(8).builtin("http", {base + "/status/503"}).json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(8).builtin("http", {base + "/status/503"}).json());
         auto failed = server.expect("FAILED", 8);
-        CPPUNIT_ASSERT(failed.body->getValue<std::string>("error").find("503") != std::string::npos);
-        server.send(ready.identity, "ASSIGN", AssignBuilder(9).builtin("http", {"ftp://x/y"}).json());
+        CPPUNIT_ASSERT(failed.body->getValue<std::string>("error").find("503") !=
+                       std::string::npos);
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(9).builtin("http", {"ftp://x/y"}).json());
         server.expect("FAILED", 9);
         http.stop();
     }
@@ -130,7 +139,9 @@ public:
             server.send(ready.identity, "ASSIGN", AssignBuilder(id).builtin("noop").json());
         }
         server.expect("DONE", 1000 + n - 1, 10000);
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
         CPPUNIT_ASSERT_EQUAL(std::size_t(n), server.received("DONE").size());
         CPPUNIT_ASSERT_MESSAGE("2000 noops took " + std::to_string(ms) + " ms", ms < 4000);
     }

@@ -1,10 +1,10 @@
 #include "tests/worker/FakeServer.h"
 
 #include <cppunit/extensions/HelperMacros.h>
-#include <zmq_addon.hpp>
 
 #include <array>
 #include <chrono>
+#include <zmq_addon.hpp>
 
 #include "shared/util/Json.h"
 
@@ -19,14 +19,18 @@ long long FakeServer::Message::taskId() const {
 
 FakeServer::FakeServer(int port) : _router(_context, zmq::socket_type::router) {
     _router.set(zmq::sockopt::linger, 0);
-    _router.set(zmq::sockopt::router_mandatory, false);
+    // A ROUTER silently drops what exceeds its high-water mark; tests send bursts.
+    _router.set(zmq::sockopt::sndhwm, 0);
+    _router.set(zmq::sockopt::rcvhwm, 0);
     _router.bind("tcp://127.0.0.1:" + (port > 0 ? std::to_string(port) : std::string("*")));
     _endpoint = _router.get(zmq::sockopt::last_endpoint);
     _port = std::stoi(_endpoint.substr(_endpoint.rfind(':') + 1));
 }
 
-void FakeServer::send(const std::string& identity, const std::string& type, const std::string& json) {
-    std::array<zmq::const_buffer, 3> frames = {zmq::buffer(identity), zmq::buffer(type), zmq::buffer(json)};
+void FakeServer::send(const std::string& identity, const std::string& type,
+                      const std::string& json) {
+    std::array<zmq::const_buffer, 3> frames = {zmq::buffer(identity), zmq::buffer(type),
+                                               zmq::buffer(json)};
     zmq::send_multipart(_router, frames);
 }
 
@@ -35,7 +39,8 @@ bool FakeServer::receiveOne(int timeoutMs) {
     zmq::poll(&item, 1, std::chrono::milliseconds(timeoutMs));
     if (!(item.revents & ZMQ_POLLIN)) return false;
     std::vector<zmq::message_t> frames;
-    if (!zmq::recv_multipart(_router, std::back_inserter(frames), zmq::recv_flags::dontwait)) return false;
+    if (!zmq::recv_multipart(_router, std::back_inserter(frames), zmq::recv_flags::dontwait))
+        return false;
     CPPUNIT_ASSERT_EQUAL_MESSAGE("frames: [identity][type][json]", std::size_t(3), frames.size());
     Message m;
     m.identity = frames[0].to_string();
@@ -57,7 +62,8 @@ FakeServer::Message FakeServer::expect(const std::string& type, long long taskId
             _taken[scanned] = true;
             return m;
         }
-        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
         if (left <= 0) break;
         receiveOne(static_cast<int>(std::min<long long>(left, 50)));
     }

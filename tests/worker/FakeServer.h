@@ -2,10 +2,9 @@
 
 #include <Poco/JSON/Object.h>
 
-#include <zmq.hpp>
-
 #include <string>
 #include <vector>
+#include <zmq.hpp>
 
 namespace te::test {
 

@@ -1,8 +1,6 @@
 // Process tasks through a real WorkerRuntime, with the test playing the server on a ROUTER.
-#include <cppunit/extensions/HelperMacros.h>
-
 #include <Poco/File.h>
-
+#include <cppunit/extensions/HelperMacros.h>
 #include <signal.h>
 
 #include <cerrno>
@@ -39,7 +37,8 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("test-worker"), ready.body->getValue<std::string>("name"));
         CPPUNIT_ASSERT(!ready.body->getValue<std::string>("host").empty());
         CPPUNIT_ASSERT_EQUAL(std::string("linux"), ready.body->getValue<std::string>("platform"));
-        CPPUNIT_ASSERT_EQUAL(std::string("[\"work\"]"), json::stringify(ready.body->getArray("queues")));
+        CPPUNIT_ASSERT_EQUAL(std::string("[\"work\"]"),
+                             json::stringify(ready.body->getArray("queues")));
         CPPUNIT_ASSERT_EQUAL(2, ready.body->getValue<int>("slots"));
         CPPUNIT_ASSERT_EQUAL(std::string(kVersion), ready.body->getValue<std::string>("version"));
         CPPUNIT_ASSERT_EQUAL(std::size_t(0), ready.body->getArray("running")->size());
@@ -51,7 +50,8 @@ public:
         TempDir dir;
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
-        server.send(ready.identity, "ASSIGN", AssignBuilder(7).command("/bin/echo", {"hello"}).json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(7).command("/bin/echo", {"hello"}).json());
         server.expect("STARTED", 7);
         auto log = server.expect("LOG", 7);
         CPPUNIT_ASSERT_EQUAL(std::string("hello"), log.body->getValue<std::string>("message"));
@@ -73,7 +73,8 @@ public:
         CPPUNIT_ASSERT_EQUAL(2, log.body->getValue<int>("severity"));
         auto failed = server.expect("FAILED", 8);
         CPPUNIT_ASSERT_EQUAL(3, failed.body->getValue<int>("exit_code"));
-        CPPUNIT_ASSERT_EQUAL(std::string("exited with code 3: oops"), failed.body->getValue<std::string>("error"));
+        CPPUNIT_ASSERT_EQUAL(std::string("exited with code 3: oops"),
+                             failed.body->getValue<std::string>("error"));
         CPPUNIT_ASSERT_EQUAL(false, failed.body->getValue<bool>("requeue"));
     }
 
@@ -82,11 +83,13 @@ public:
         TempDir dir;
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
-        server.send(ready.identity, "ASSIGN", AssignBuilder(9).command("no-such-command-te").json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(9).command("no-such-command-te").json());
         auto failed = server.expect("FAILED", 9);
         CPPUNIT_ASSERT_EQUAL(std::string("command not found: no-such-command-te"),
                              failed.body->getValue<std::string>("error"));
-        server.send(ready.identity, "ASSIGN", AssignBuilder(10).command("/nonexistent/bin/x").json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(10).command("/nonexistent/bin/x").json());
         failed = server.expect("FAILED", 10);
         CPPUNIT_ASSERT_EQUAL(std::string("command not found: /nonexistent/bin/x"),
                              failed.body->getValue<std::string>("error"));
@@ -100,13 +103,17 @@ public:
         // The shell prints its pid (= its process group), starts a background sleep and waits
         // on a second one: both must die with the timeout.
         server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(11).command("/bin/sh", {"-c", "echo $$; sleep 30 & sleep 30"}).timeout(1).json());
+                    AssignBuilder(11)
+                        .command("/bin/sh", {"-c", "echo $$; sleep 30 & sleep 30"})
+                        .timeout(1)
+                        .json());
         auto log = server.expect("LOG", 11);
         pid_t group = static_cast<pid_t>(std::stol(log.body->getValue<std::string>("message")));
         CPPUNIT_ASSERT(group > 1);
         CPPUNIT_ASSERT_EQUAL(0, ::kill(-group, 0));  // the group is alive now
         auto failed = server.expect("FAILED", 11, 6000);
-        CPPUNIT_ASSERT_EQUAL(std::string("timed out after 1 s"), failed.body->getValue<std::string>("error"));
+        CPPUNIT_ASSERT_EQUAL(std::string("timed out after 1 s"),
+                             failed.body->getValue<std::string>("error"));
         CPPUNIT_ASSERT(waitUntil([&] { return ::kill(-group, 0) != 0 && errno == ESRCH; },
                                  std::chrono::milliseconds(2000)));
     }
@@ -116,11 +123,13 @@ public:
         TempDir dir;
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
-        server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(12)
-                        .command("/bin/sh", {"-c", "echo '{\"size\": 42, \"name\": \"a b\"}' > output.json;"
-                                                   "echo '[{\"part\": \"1\"}, {\"part\": \"2\"}]' > spawn.json"})
-                        .json());
+        server.send(
+            ready.identity, "ASSIGN",
+            AssignBuilder(12)
+                .command("/bin/sh", {"-c",
+                                     "echo '{\"size\": 42, \"name\": \"a b\"}' > output.json;"
+                                     "echo '[{\"part\": \"1\"}, {\"part\": \"2\"}]' > spawn.json"})
+                .json());
         auto done = server.expect("DONE", 12);
         auto output = done.body->getObject("output");
         CPPUNIT_ASSERT_EQUAL(42, output->getValue<int>("size"));
@@ -136,20 +145,24 @@ public:
         TempDir dir;
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
-        server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(13).command("/bin/sh", {"-c", "echo '[1]' > output.json"}).json());
+        server.send(
+            ready.identity, "ASSIGN",
+            AssignBuilder(13).command("/bin/sh", {"-c", "echo '[1]' > output.json"}).json());
         auto failed = server.expect("FAILED", 13);
         CPPUNIT_ASSERT_EQUAL(std::string("output.json is not a JSON object"),
                              failed.body->getValue<std::string>("error"));
-        server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(14).command("/bin/sh", {"-c", "echo '[1, 2]' > spawn.json"}).json());
+        server.send(
+            ready.identity, "ASSIGN",
+            AssignBuilder(14).command("/bin/sh", {"-c", "echo '[1, 2]' > spawn.json"}).json());
         failed = server.expect("FAILED", 14);
         CPPUNIT_ASSERT_EQUAL(std::string("spawn.json is not a JSON array of objects"),
                              failed.body->getValue<std::string>("error"));
-        server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(15).command("/bin/sh", {"-c", "echo '{broken' > output.json"}).json());
+        server.send(
+            ready.identity, "ASSIGN",
+            AssignBuilder(15).command("/bin/sh", {"-c", "echo '{broken' > output.json"}).json());
         failed = server.expect("FAILED", 15);
-        CPPUNIT_ASSERT(failed.body->getValue<std::string>("error").find("output.json is not a JSON object") == 0);
+        CPPUNIT_ASSERT(failed.body->getValue<std::string>("error").find(
+                           "output.json is not a JSON object") == 0);
     }
 
     void testHostileArgumentIsLiteral() {
@@ -158,9 +171,13 @@ public:
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
         const std::string marker = dir.file("pwned");
-        const std::string hostile = "; touch " + marker + " $(touch " + marker + ") `touch " + marker + "`";
+        const std::string hostile =
+            "; touch " + marker + " $(touch " + marker + ") `touch " + marker + "`";
         server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(16).command("/bin/echo", {"{title}"}).inputs({{"title", hostile}}).json());
+                    AssignBuilder(16)
+                        .command("/bin/echo", {"{title}"})
+                        .inputs({{"title", hostile}})
+                        .json());
         auto log = server.expect("LOG", 16);
         CPPUNIT_ASSERT_EQUAL(hostile, log.body->getValue<std::string>("message"));
         server.expect("DONE", 16);
@@ -175,12 +192,13 @@ public:
         ::setenv("TE_TEST_FROM_PROCESS_ENV", "from-process", 1);
         WorkerHarness worker(config);
         auto ready = server.expect("READY");
-        server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(17)
-                        .command("/bin/echo", {"{REST_ENDPOINT}", "{TE_TEST_FROM_PROCESS_ENV}", "{p}"})
-                        .inputs({{"p", "param"}})
-                        .envInputs({"REST_ENDPOINT", "TE_TEST_FROM_PROCESS_ENV"})
-                        .json());
+        server.send(
+            ready.identity, "ASSIGN",
+            AssignBuilder(17)
+                .command("/bin/echo", {"{REST_ENDPOINT}", "{TE_TEST_FROM_PROCESS_ENV}", "{p}"})
+                .inputs({{"p", "param"}})
+                .envInputs({"REST_ENDPOINT", "TE_TEST_FROM_PROCESS_ENV"})
+                .json());
         auto log = server.expect("LOG", 17);
         CPPUNIT_ASSERT_EQUAL(std::string("http://rest.example/api from-process param"),
                              log.body->getValue<std::string>("message"));
@@ -188,7 +206,8 @@ public:
         // The process environment: the worker's, plus config env, plus the task's env.
         server.send(ready.identity, "ASSIGN",
                     AssignBuilder(18)
-                        .command("/bin/sh", {"-c", "echo \"$FOO|$REST_ENDPOINT|$TE_TEST_FROM_PROCESS_ENV\""})
+                        .command("/bin/sh",
+                                 {"-c", "echo \"$FOO|$REST_ENDPOINT|$TE_TEST_FROM_PROCESS_ENV\""})
                         .env({{"FOO", "bar"}})
                         .json());
         log = server.expect("LOG", 18);
@@ -202,9 +221,13 @@ public:
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
         server.send(ready.identity, "ASSIGN",
-                    AssignBuilder(19).command("/bin/echo", {"{NOT_SET_ANYWHERE_TE}"}).envInputs({"NOT_SET_ANYWHERE_TE"}).json());
+                    AssignBuilder(19)
+                        .command("/bin/echo", {"{NOT_SET_ANYWHERE_TE}"})
+                        .envInputs({"NOT_SET_ANYWHERE_TE"})
+                        .json());
         auto failed = server.expect("FAILED", 19);
-        CPPUNIT_ASSERT(failed.body->getValue<std::string>("error").find("NOT_SET_ANYWHERE_TE") != std::string::npos);
+        CPPUNIT_ASSERT(failed.body->getValue<std::string>("error").find("NOT_SET_ANYWHERE_TE") !=
+                       std::string::npos);
     }
 
     void testWorkFolderRemoved() {
@@ -229,7 +252,9 @@ public:
         auto ready = server.expect("READY");
         server.send(ready.identity, "ASSIGN", AssignBuilder(21).command("/bin/true").json());
         auto failed = server.expect("FAILED", 21);
-        CPPUNIT_ASSERT_EQUAL(0u, static_cast<unsigned>(failed.body->getValue<std::string>("error").find("not enough disk space")));
+        CPPUNIT_ASSERT_EQUAL(
+            0u, static_cast<unsigned>(
+                    failed.body->getValue<std::string>("error").find("not enough disk space")));
         CPPUNIT_ASSERT_EQUAL(true, failed.body->getValue<bool>("requeue"));
         CPPUNIT_ASSERT(server.received("STARTED", 21).empty());
     }

@@ -1,8 +1,7 @@
 // installer/systemd/*.service must pass `systemd-analyze verify` without a warning. verify
 // insists that ExecStart's program exists, so a copy of each unit points at the built worker.
-#include <cppunit/extensions/HelperMacros.h>
-
 #include <Poco/File.h>
+#include <cppunit/extensions/HelperMacros.h>
 
 #include "tests/support/TestUtil.h"
 #include "tests/worker/ProgramRunner.h"
@@ -23,7 +22,8 @@ public:
         TempDir dir;
         std::vector<std::string> args = {"verify"};
         for (const char* program : {"taskengine-worker", "taskengine-server"}) {
-            std::string unit = readFile(sourcePath(std::string("installer/systemd/") + program + ".service"));
+            std::string unit =
+                readFile(sourcePath(std::string("installer/systemd/") + program + ".service"));
             const std::string from = std::string("/usr/bin/") + program;
             auto at = unit.find(from);
             CPPUNIT_ASSERT_MESSAGE(program, at != std::string::npos);
@@ -41,10 +41,10 @@ public:
 
     void testWorkerUnitContract() {
         std::string unit = readFile(sourcePath("installer/systemd/taskengine-worker.service"));
-        for (const char* line : {"ExecStart=/usr/bin/taskengine-worker --config /etc/taskengine/worker.yaml",
-                                 "Restart=on-failure", "User=taskengine", "NoNewPrivileges=yes",
-                                 "ProtectSystem=strict", "ReadWritePaths=/var/lib/taskengine",
-                                 "KillSignal=SIGTERM"}) {
+        for (const char* line :
+             {"ExecStart=/usr/bin/taskengine-worker --config /etc/taskengine/worker.yaml",
+              "Restart=on-failure", "User=taskengine", "NoNewPrivileges=yes",
+              "ProtectSystem=strict", "ReadWritePaths=/var/lib/taskengine", "KillSignal=SIGTERM"}) {
             CPPUNIT_ASSERT_MESSAGE(line, unit.find(line) != std::string::npos);
         }
         // Above the default grace (30 s) so systemd never SIGKILLs a graceful stop.

@@ -30,7 +30,8 @@ public:
         WorkerHarness worker(WorkerHarness::config(server, dir));  // 2 slots
         auto ready = server.expect("READY");
         for (int id = 100; id < 105; ++id) {
-            server.send(ready.identity, "ASSIGN", AssignBuilder(id).command("/bin/sleep", {"0.3"}).json());
+            server.send(ready.identity, "ASSIGN",
+                        AssignBuilder(id).command("/bin/sleep", {"0.3"}).json());
         }
         for (int id = 100; id < 105; ++id) server.expect("DONE", id, 8000);
         int running = 0, most = 0;
@@ -46,7 +47,8 @@ public:
         TempDir dir;
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
-        server.send(ready.identity, "ASSIGN", AssignBuilder(30).command("/bin/sleep", {"30"}).json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(30).command("/bin/sleep", {"30"}).json());
         server.expect("STARTED", 30);
         auto start = Clock::now();
         server.send(ready.identity, "CANCEL", "{\"task_id\": 30}");
@@ -80,7 +82,8 @@ public:
         TempDir dir;
         WorkerHarness worker(WorkerHarness::config(*server, dir));
         auto ready = server->expect("READY");
-        server->send(ready.identity, "ASSIGN", AssignBuilder(40).command("/bin/sleep", {"30"}).json());
+        server->send(ready.identity, "ASSIGN",
+                     AssignBuilder(40).command("/bin/sleep", {"30"}).json());
         server->expect("STARTED", 40);
         int port = server->port();
         server.reset();  // the server dies...
@@ -113,7 +116,8 @@ public:
         config.graceSec = 10;
         WorkerHarness worker(config);
         auto ready = server.expect("READY");
-        server.send(ready.identity, "ASSIGN", AssignBuilder(50).command("/bin/sleep", {"0.5"}).json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(50).command("/bin/sleep", {"0.5"}).json());
         server.expect("STARTED", 50);
         worker.stop();  // returns only when the worker is done
         CPPUNIT_ASSERT(worker.returned());
@@ -129,8 +133,10 @@ public:
         config.slots = 1;
         WorkerHarness worker(config);
         auto ready = server.expect("READY");
-        server.send(ready.identity, "ASSIGN", AssignBuilder(51).command("/bin/sleep", {"30"}).json());
-        server.send(ready.identity, "ASSIGN", AssignBuilder(52).command("/bin/sleep", {"30"}).json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(51).command("/bin/sleep", {"30"}).json());
+        server.send(ready.identity, "ASSIGN",
+                    AssignBuilder(52).command("/bin/sleep", {"30"}).json());
         server.expect("STARTED", 51);
         auto start = Clock::now();
         worker.stop();

@@ -1,6 +1,5 @@
 // The taskengine-worker program itself: flags, config errors, SIGTERM.
 #include <cppunit/extensions/HelperMacros.h>
-
 #include <signal.h>
 
 #include "shared/Version.h"
@@ -36,8 +35,8 @@ public:
         TempDir dir;
         ProgramRunner p(worker(), {"--help"}, dir.path());
         CPPUNIT_ASSERT_EQUAL(0, p.wait(5000));
-        for (const char* option : {"--config", "--server", "--name", "--queues", "--slots", "--work-dir",
-                                   "--daemon", "--pidfile", "--help", "--version"}) {
+        for (const char* option : {"--config", "--server", "--name", "--queues", "--slots",
+                                   "--work-dir", "--daemon", "--pidfile", "--help", "--version"}) {
             CPPUNIT_ASSERT_MESSAGE(option, p.out().find(option) != std::string::npos);
         }
     }
@@ -78,15 +77,18 @@ public:
     void testSigtermFinishesRunningTask() {
         FakeServer server;
         TempDir dir;
-        writeFile(dir.file("worker.yaml"), "server: tcp://127.0.0.1:1\nqueues: [nope]\ngrace: 10\n"
-                                           "heartbeat_ms: 100\nmin_free_disk_mb: 0\n");
+        writeFile(dir.file("worker.yaml"),
+                  "server: tcp://127.0.0.1:1\nqueues: [nope]\ngrace: 10\n"
+                  "heartbeat_ms: 100\nmin_free_disk_mb: 0\n");
         // Flags override the file: server, queues, name, work dir.
-        ProgramRunner p(worker(), {"--config", dir.file("worker.yaml"), "--server", server.endpoint(),
-                                   "--queues", "a,b", "--name", "prog", "--work-dir", dir.file("work")},
+        ProgramRunner p(worker(),
+                        {"--config", dir.file("worker.yaml"), "--server", server.endpoint(),
+                         "--queues", "a,b", "--name", "prog", "--work-dir", dir.file("work")},
                         dir.path());
         auto ready = server.expect("READY");
         CPPUNIT_ASSERT_EQUAL(std::string("prog"), ready.body->getValue<std::string>("name"));
-        CPPUNIT_ASSERT_EQUAL(std::string("[\"a\",\"b\"]"), json::stringify(ready.body->getArray("queues")));
+        CPPUNIT_ASSERT_EQUAL(std::string("[\"a\",\"b\"]"),
+                             json::stringify(ready.body->getArray("queues")));
         server.send(ready.identity, "ASSIGN", AssignBuilder(1).command("/bin/sleep", {"1"}).json());
         server.expect("STARTED", 1);
         p.signal(SIGTERM);
@@ -98,9 +100,11 @@ public:
     void testSigtermHandsBackAfterGrace() {
         FakeServer server;
         TempDir dir;
-        writeFile(dir.file("worker.yaml"), "grace: 1\nheartbeat_ms: 100\nmin_free_disk_mb: 0\nwork_dir: " +
-                                               dir.file("work") + "\n");
-        ProgramRunner p(worker(), {"--config", dir.file("worker.yaml"), "--server", server.endpoint()},
+        writeFile(dir.file("worker.yaml"),
+                  "grace: 1\nheartbeat_ms: 100\nmin_free_disk_mb: 0\nwork_dir: " +
+                      dir.file("work") + "\n");
+        ProgramRunner p(worker(),
+                        {"--config", dir.file("worker.yaml"), "--server", server.endpoint()},
                         dir.path());
         auto ready = server.expect("READY");
         server.send(ready.identity, "ASSIGN",

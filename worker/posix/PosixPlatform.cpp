@@ -26,8 +26,9 @@ namespace te::platform {
 namespace {
 
 bool isExecutableFile(const std::string& path) {
-    struct stat st{};
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::access(path.c_str(), X_OK) == 0;
 }
 
 std::string currentDir() {
@@ -78,8 +79,8 @@ std::unique_ptr<ChildProcess> launch(const LaunchSpec& spec) {
     posix_spawnattr_setsigmask(&s.attr, &empty);
     posix_spawnattr_setsigdefault(&s.attr, &defaults);
     posix_spawnattr_setpgroup(&s.attr, 0);
-    posix_spawnattr_setflags(&s.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-                                          POSIX_SPAWN_SETSIGDEF);
+    posix_spawnattr_setflags(
+        &s.attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
 
     std::vector<char*> argv;
     for (const auto& a : spec.argv) argv.push_back(const_cast<char*>(a.c_str()));
@@ -92,7 +93,8 @@ std::unique_ptr<ChildProcess> launch(const LaunchSpec& spec) {
     envp.push_back(nullptr);
 
     pid_t pid = 0;
-    int rc = ::posix_spawn(&pid, spec.argv[0].c_str(), &s.actions, &s.attr, argv.data(), envp.data());
+    int rc =
+        ::posix_spawn(&pid, spec.argv[0].c_str(), &s.actions, &s.attr, argv.data(), envp.data());
     ::close(out[1]);
     ::close(err[1]);
     if (rc != 0) {
@@ -128,17 +130,19 @@ std::map<std::string, std::string> currentEnvironment() {
     std::map<std::string, std::string> env;
     for (char** e = environ; e && *e; ++e) {
         const char* eq = std::strchr(*e, '=');
-        if (eq) env.emplace(std::string(*e, static_cast<std::size_t>(eq - *e)), std::string(eq + 1));
+        if (eq)
+            env.emplace(std::string(*e, static_cast<std::size_t>(eq - *e)), std::string(eq + 1));
     }
     return env;
 }
 
 long long freeDiskMb(const std::string& path) {
-    struct statvfs st{};
+    struct statvfs st {};
     if (::statvfs(path.c_str(), &st) != 0) {
         throw Error("cannot read free space of " + path + ": " + std::strerror(errno));
     }
-    return static_cast<long long>(st.f_bavail) * static_cast<long long>(st.f_frsize) / (1024 * 1024);
+    return static_cast<long long>(st.f_bavail) * static_cast<long long>(st.f_frsize) /
+           (1024 * 1024);
 }
 
 std::string hostName() {
