@@ -1,11 +1,240 @@
-// Placeholder: the SOCI store is being written (issue 2).
-#include "server/store/Store.h"
+#include "server/store/SociStore.h"
+
+#include <soci/postgresql/soci-postgresql.h>
+#include <soci/sqlite3/soci-sqlite3.h>
+
+#include <chrono>
+#include <filesystem>
+#include <regex>
+#include <thread>
+
+#include "server/store/SociTx.h"
+#include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
+
 namespace te {
-std::unique_ptr<Store> Store::open(const std::string&) { throw StoreError("not implemented"); }
+namespace {
+
+const std::string kSqliteScheme = "sqlite3://";
+const std::string kPostgresScheme = "postgresql://";
+
+bool startsWith(const std::string& text, const std::string& prefix) {
+    return text.compare(0, prefix.size(), prefix) == 0;
+}
+
+// The value of `db=` in a SOCI sqlite3 connection string (quoted or up to a space).
+std::string sqlitePath(const std::string& connect) {
+    std::smatch match;
+    static const std::regex db(R"re((?:^|\s)db=(?:"([^"]*)"|(\S+)))re");
+    if (!std::regex_search(connect, match, db)) return "";
+    return match[1].matched ? match[1].str() : match[2].str();
+}
+
+std::string withoutPassword(const std::string& url) {
+    static const std::regex password(R"(password=\S+)");
+    return std::regex_replace(url, password, "password=***");
+}
+
+}  // namespace
+
+std::unique_ptr<Store> Store::open(const std::string& url) {
+    using store::Dialect;
+    Dialect dialect;
+    std::string connect;
+    if (startsWith(url, kSqliteScheme)) {
+        dialect = Dialect::Sqlite;
+        connect = url.substr(kSqliteScheme.size());
+        const std::string path = sqlitePath(connect);
+        if (path.empty()) throw StoreError("database URL '" + url + "' names no db=PATH");
+        if (path != ":memory:") {
+            std::error_code error;
+            auto parent = std::filesystem::path(path).parent_path();
+            if (!parent.empty()) std::filesystem::create_directories(parent, error);
+            if (error) {
+                throw StoreError("cannot create the folder of " + path + ": " + error.message());
+            }
+        }
+    } else if (startsWith(url, kPostgresScheme)) {
+        dialect = Dialect::Postgres;
+        connect = url.substr(kPostgresScheme.size());
+    } else {
+        throw StoreError("unknown database URL '" + withoutPassword(url) +
+                         "': expected sqlite3://db=PATH or postgresql://...");
+    }
+    auto store = std::make_unique<store::SociStore>(dialect, connect, withoutPassword(url));
+    store->migrate();
+    return store;
+}
+
 const std::vector<std::string>& Store::sortableJobColumns() {
-    static const std::vector<std::string> cols = {"id", "client", "workflow", "priority", "created_at",
-                                                  "updated_at", "run_at", "queue_state", "failed"};
+    static const std::vector<std::string> cols = {"id",       "client",      "workflow",
+                                                  "priority", "created_at",  "updated_at",
+                                                  "run_at",   "queue_state", "failed"};
     return cols;
 }
+
+namespace store {
+namespace {
+
+void exec(soci::session& session, const std::string& sql) { SqlQuery(session).run(sql); }
+
+// True when the session still works after a failure: it can roll back.
+bool rollback(soci::session& session) {
+    try {
+        exec(session, "ROLLBACK");
+        return session.is_connected();
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+}  // namespace
+
+SociStore::SociStore(Dialect dialect, std::string connect, std::string displayUrl)
+    : _dialect(dialect),
+      _connect(std::move(connect)),
+      _displayUrl(std::move(displayUrl)),
+      _maxSessions(dialect == Dialect::Sqlite ? 1 : kPostgresSessions) {}
+
+SociStore::~SociStore() = default;
+
+std::string SociStore::backend() const {
+    return _dialect == Dialect::Sqlite ? "sqlite3" : "postgresql";
+}
+
+std::unique_ptr<soci::session> SociStore::connect() {
+    try {
+        if (_dialect == Dialect::Postgres) {
+            auto session = std::make_unique<soci::session>(*soci::factory_postgresql(), _connect);
+            // libpq prints NOTICEs (e.g. "already exists, skipping") to stderr otherwise.
+            exec(*session, "SET client_min_messages TO WARNING");
+            return session;
+        }
+        auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), _connect);
+        // WAL: readers of other processes do not block the writer. NORMAL: a commit survives
+        // a crash of the process (not necessarily of the machine), the usual WAL trade-off.
+        std::string mode;
+        SqlQuery(*session).into(mode).run("PRAGMA journal_mode = WAL");
+        exec(*session, "PRAGMA synchronous = NORMAL");
+        exec(*session, "PRAGMA busy_timeout = 5000");
+        exec(*session, "PRAGMA foreign_keys = ON");
+        return session;
+    } catch (const soci::soci_error& e) {
+        throw StoreError("cannot open database " + _displayUrl + ": " + oneLine(e.what()));
+    }
+}
+
+std::unique_ptr<soci::session> SociStore::borrow() {
+    {
+        std::unique_lock<std::mutex> lock(_mutex);
+        _returned.wait(lock, [&] { return !_idle.empty() || _borrowed < _maxSessions; });
+        ++_borrowed;
+        if (!_idle.empty()) {
+            auto session = std::move(_idle.back());
+            _idle.pop_back();
+            return session;
+        }
+    }
+    // Connect outside the lock: it may take a while, and others can use idle sessions.
+    try {
+        return connect();
+    } catch (...) {
+        giveBack(nullptr);
+        throw;
+    }
+}
+
+void SociStore::giveBack(std::unique_ptr<soci::session> session) {
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        --_borrowed;
+        if (session) _idle.push_back(std::move(session));
+    }
+    _returned.notify_one();
+}
+
+void SociStore::dropIdle() {
+    std::vector<std::unique_ptr<soci::session>> stale;
+    {
+        std::lock_guard<std::mutex> lock(_mutex);
+        stale.swap(_idle);
+    }
+    // Destroyed here, outside the lock: closing a dead connection can be slow.
+}
+
+void SociStore::withSession(const std::function<void(soci::session&)>& body, int attempts) {
+    for (int attempt = 1;; ++attempt) {
+        std::string reason;
+        std::unique_ptr<soci::session> session;
+        try {
+            session = borrow();
+        } catch (const StoreError& e) {
+            reason = e.what();  // the database is down or refuses us: try again shortly
+        }
+        if (session) {
+            try {
+                body(*session);
+                giveBack(std::move(session));
+                return;
+            } catch (...) {
+                // SQLite has no connection to lose: any failure is the work's own.
+                if (rollback(*session) || _dialect == Dialect::Sqlite) {
+                    giveBack(std::move(session));
+                    try {
+                        throw;
+                    } catch (const soci::soci_error& e) {
+                        throw StoreError(oneLine(e.what()));
+                    }
+                }
+                giveBack(nullptr);
+                dropIdle();
+                try {
+                    throw;
+                } catch (const std::exception& e) {
+                    reason = std::string("database connection lost: ") + e.what();
+                } catch (...) {
+                    reason = "database connection lost";
+                }
+            }
+        }
+        if (attempt >= attempts) throw StoreError(reason);
+        // 0, 100, 200, 400, 800 ms: a restarted database is usually back within a second.
+        if (attempt > 1) {
+            std::this_thread::sleep_for(std::chrono::milliseconds(100 << (attempt - 2)));
+        }
+    }
+}
+
+void SociStore::transact(const std::function<void(Tx&)>& fn) {
+    withSession(
+        [&](soci::session& session) {
+            exec(session, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+            SociTx tx(session, _dialect);
+            fn(tx);
+            exec(session, "COMMIT");
+        },
+        kAttempts);
+}
+
+void SociStore::migrate() {
+    withSession([&](soci::session& session) { applyMigrations(session, _dialect); }, 1);
+}
+
+bool SociStore::ping() {
+    try {
+        withSession([](soci::session& session) { exec(session, "SELECT 1"); }, 2);
+        return true;
+    } catch (const std::exception&) {
+        return false;
+    }
+}
+
+int SociStore::schemaVersion() {
+    int version = 0;
+    withSession([&](soci::session& session) { version = appliedSchemaVersion(session); },
+                kAttempts);
+    return version;
+}
+
+}  // namespace store
 }  // namespace te

@@ -1,2 +1,224 @@
-// Placeholder: the PostgreSQL fixture is being written (issue 2).
 #include "tests/support/PostgresFixture.h"
+
+#include <Poco/File.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <pwd.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "tests/support/TestUtil.h"
+
+extern char** environ;
+
+namespace te::test {
+namespace {
+
+// The newest installed PostgreSQL's bin folder, e.g. /usr/lib/postgresql/15/bin.
+std::string findBinDir() {
+    glob_t found{};
+    std::vector<std::string> dirs;
+    if (::glob("/usr/lib/postgresql/*/bin/initdb", 0, nullptr, &found) == 0) {
+        for (size_t i = 0; i < found.gl_pathc; ++i) {
+            std::string path = found.gl_pathv[i];
+            dirs.push_back(path.substr(0, path.size() - std::string("/initdb").size()));
+        }
+    }
+    ::globfree(&found);
+    if (dirs.empty()) {
+        throw std::runtime_error(
+            "PostgresFixture: no /usr/lib/postgresql/*/bin/initdb; install the postgresql "
+            "package (scripts/install-deps)");
+    }
+    // Numeric order, so 15 beats 9.6.
+    std::sort(dirs.begin(), dirs.end(), [](const std::string& a, const std::string& b) {
+        return std::atof(a.c_str() + 20) < std::atof(b.c_str() + 20);
+    });
+    return dirs.back();
+}
+
+struct RunResult {
+    int status = -1;
+    std::string output;
+};
+
+// Runs argv (no shell) with stdin from /dev/null and stdout+stderr into `logFile`; waits.
+RunResult run(const std::vector<std::string>& argv, const std::string& logFile) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&actions, 1, logFile.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                     0644);
+    posix_spawn_file_actions_adddup2(&actions, 1, 2);
+    pid_t pid = 0;
+    int rc = ::posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    RunResult result;
+    if (rc != 0) {
+        result.output = "cannot start " + argv[0] + ": " + std::to_string(rc);
+        return result;
+    }
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    result.status = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    try {
+        result.output = readFile(logFile);
+    } catch (const std::exception&) {
+        // No output file: the status says enough.
+    }
+    return result;
+}
+
+std::string joined(const std::vector<std::string>& argv) {
+    std::string text;
+    for (const auto& a : argv) text += (text.empty() ? "" : " ") + a;
+    return text;
+}
+
+}  // namespace
+
+struct PostgresFixture::Impl {
+    std::mutex mutex;
+    std::string binDir;
+    std::string dir;  // owned by the server's user; holds data/, the socket and logs
+    std::string dataDir;
+    std::string runAs;  // "postgres" when we are root (initdb refuses root), else ""
+    std::string dbUser = "te";
+    int port = 0;
+    int databases = 0;
+    bool running = false;
+
+    // Runs a PostgreSQL program as the cluster's owner; throws with its output on failure.
+    void pg(const std::string& program, const std::vector<std::string>& args) {
+        std::vector<std::string> argv;
+        if (!runAs.empty()) argv = {"/usr/sbin/runuser", "-u", runAs, "--"};
+        argv.push_back(binDir + "/" + program);
+        argv.insert(argv.end(), args.begin(), args.end());
+        RunResult result = run(argv, dir + "/command.log");
+        if (result.status != 0) {
+            std::string message = "PostgresFixture: `" + joined(argv) + "` failed (status " +
+                                  std::to_string(result.status) + "):\n" + result.output;
+            try {
+                message += "\nserver log:\n" + readFile(dir + "/server.log");
+            } catch (const std::exception&) {
+                // No server log yet.
+            }
+            throw std::runtime_error(message);
+        }
+    }
+
+    void start() {
+        if (running) return;
+        pg("pg_ctl", {"-D", dataDir, "-l", dir + "/server.log", "-w", "-t", "30", "-o",
+                      "-p " + std::to_string(port) + " -k " + dir +
+                          " -c listen_addresses=127.0.0.1 -c fsync=off"
+                          " -c synchronous_commit=off -c full_page_writes=off"
+                          " -c max_connections=200",
+                      "start"});
+        running = true;
+    }
+
+    void stop(const std::string& mode) {
+        if (!running) return;
+        pg("pg_ctl", {"-D", dataDir, "-m", mode, "-w", "-t", "30", "stop"});
+        running = false;
+    }
+};
+
+PostgresFixture::PostgresFixture() : _impl(new Impl) {
+    try {
+        _impl->binDir = findBinDir();
+        char pattern[] = "/tmp/taskengine-pg-XXXXXX";
+        if (!::mkdtemp(pattern)) throw std::runtime_error("PostgresFixture: mkdtemp failed");
+        _impl->dir = pattern;
+        _impl->dataDir = _impl->dir + "/data";
+        if (::geteuid() == 0) {
+            _impl->runAs = "postgres";
+            struct passwd* user = ::getpwnam("postgres");
+            if (!user) {
+                throw std::runtime_error(
+                    "PostgresFixture: running as root but there is no `postgres` user to run "
+                    "the server as (install the postgresql package)");
+            }
+            if (::chown(_impl->dir.c_str(), user->pw_uid, user->pw_gid) != 0) {
+                throw std::runtime_error("PostgresFixture: cannot chown " + _impl->dir);
+            }
+        }
+        _impl->port = freePort();
+        _impl->pg("initdb", {"-D", _impl->dataDir, "-U", _impl->dbUser, "--auth=trust", "-E",
+                             "UTF8", "--locale=C", "-N"});
+        _impl->start();
+    } catch (...) {
+        if (!_impl->dir.empty()) Poco::File(_impl->dir).remove(true);
+        delete _impl;
+        throw;
+    }
+}
+
+PostgresFixture::~PostgresFixture() {
+    try {
+        _impl->stop("immediate");
+    } catch (const std::exception& e) {
+        std::cerr << e.what() << std::endl;
+    }
+    try {
+        if (!std::getenv("TE_KEEP_TEMP")) Poco::File(_impl->dir).remove(true);
+    } catch (const std::exception& e) {
+        std::cerr << "PostgresFixture: cannot remove " << _impl->dir << ": " << e.what()
+                  << std::endl;
+    }
+    delete _impl;
+}
+
+PostgresFixture& PostgresFixture::instance() {
+    // Constructed on first use; the destructor stops the cluster at exit.
+    static PostgresFixture fixture;
+    return fixture;
+}
+
+std::string PostgresFixture::freshDatabase() {
+    std::lock_guard<std::mutex> lock(_impl->mutex);
+    const std::string name = "te_" + std::to_string(++_impl->databases);
+    _impl->pg("createdb",
+              {"-h", "127.0.0.1", "-p", std::to_string(_impl->port), "-U", _impl->dbUser, name});
+    return "postgresql://host=127.0.0.1 port=" + std::to_string(_impl->port) + " dbname=" + name +
+           " user=" + _impl->dbUser;
+}
+
+int PostgresFixture::port() const { return _impl->port; }
+
+void PostgresFixture::restart() {
+    std::lock_guard<std::mutex> lock(_impl->mutex);
+    _impl->stop("fast");
+    _impl->start();
+}
+
+void PostgresFixture::stop() {
+    std::lock_guard<std::mutex> lock(_impl->mutex);
+    _impl->stop("fast");
+}
+
+void PostgresFixture::start() {
+    std::lock_guard<std::mutex> lock(_impl->mutex);
+    _impl->start();
+}
+
+std::vector<std::string> backendUrls(const std::string& dir) {
+    return {"sqlite3://db=" + dir + "/store.db", PostgresFixture::instance().freshDatabase()};
+}
+
+}  // namespace te::test

@@ -1,0 +1,201 @@
+#include "server/store/Migrations.h"
+
+#include <string>
+#include <vector>
+
+#include "server/store/SqlQuery.h"
+#include "shared/Errors.h"
+#include "shared/model/Time.h"
+
+namespace te::store {
+namespace {
+
+// Schema changes, in order, never edited once released: add a new entry instead.
+// "{ID}" stands for the auto-increment primary key, the only place the dialects differ.
+// Conventions: timestamps are BIGINT ms since the epoch (UTC), 0 meaning "not yet"; enums are
+// stored as their integer values (JobState is the API's numeric id); booleans as 0/1; text
+// columns are NOT NULL DEFAULT '' so empty and missing are one thing; only tasks.exit_code is
+// nullable (a task that has not exited has no code).
+struct Migration {
+    int version;
+    std::vector<std::string> statements;
+};
+
+const std::vector<Migration>& migrations() {
+    static const std::vector<Migration> all = {
+        {1,
+         {
+             "CREATE TABLE jobs ("
+             " id {ID},"
+             " client TEXT NOT NULL DEFAULT '',"
+             " workflow TEXT NOT NULL DEFAULT '',"
+             " priority INTEGER NOT NULL DEFAULT 5,"
+             " parameters TEXT NOT NULL DEFAULT '',"
+             " headers TEXT NOT NULL DEFAULT '',"
+             " context TEXT NOT NULL DEFAULT '',"
+             " content_id TEXT NOT NULL DEFAULT '',"
+             " queue_state INTEGER NOT NULL DEFAULT 0,"
+             " failed INTEGER NOT NULL DEFAULT 0,"
+             " persist INTEGER NOT NULL DEFAULT 0,"
+             " semaphore_url TEXT NOT NULL DEFAULT '',"
+             " message TEXT NOT NULL DEFAULT '',"
+             " stage INTEGER NOT NULL DEFAULT -1,"
+             " created_at BIGINT NOT NULL,"
+             " updated_at BIGINT NOT NULL,"
+             " run_at BIGINT NOT NULL DEFAULT 0,"
+             " started_at BIGINT NOT NULL DEFAULT 0,"
+             " finished_at BIGINT NOT NULL DEFAULT 0)",
+             // Admission order (queuedJobs, queuePosition) and the scheduler's jobsDue.
+             "CREATE INDEX jobs_admission ON jobs (queue_state, priority, run_at, id)",
+             "CREATE INDEX jobs_due ON jobs (queue_state, run_at)",
+             // GET /jobs filters and order_by columns.
+             "CREATE INDEX jobs_created ON jobs (created_at)",
+             "CREATE INDEX jobs_updated ON jobs (updated_at)",
+             "CREATE INDEX jobs_run_at ON jobs (run_at)",
+             "CREATE INDEX jobs_client ON jobs (client, id)",
+             "CREATE INDEX jobs_workflow ON jobs (workflow)",
+             "CREATE INDEX jobs_priority ON jobs (priority)",
+             "CREATE INDEX jobs_content ON jobs (content_id)",
+             "CREATE INDEX jobs_failed ON jobs (failed, queue_state)",
+             "CREATE INDEX jobs_persist ON jobs (persist)",
+
+             "CREATE TABLE tasks ("
+             " id {ID},"
+             " job_id BIGINT NOT NULL REFERENCES jobs (id) ON DELETE CASCADE,"
+             " stage INTEGER NOT NULL DEFAULT 0,"
+             " name TEXT NOT NULL DEFAULT '',"
+             " kind INTEGER NOT NULL DEFAULT 0,"
+             " state INTEGER NOT NULL DEFAULT 0,"
+             " queue TEXT NOT NULL DEFAULT '',"
+             " target_worker TEXT NOT NULL DEFAULT '',"
+             " worker TEXT NOT NULL DEFAULT '',"
+             " attempt INTEGER NOT NULL DEFAULT 1,"
+             " max_attempts INTEGER NOT NULL DEFAULT 1,"
+             " priority INTEGER NOT NULL DEFAULT 5,"
+             " builtin TEXT NOT NULL DEFAULT '',"
+             " command TEXT NOT NULL DEFAULT '',"
+             " args TEXT NOT NULL DEFAULT '',"
+             " env TEXT NOT NULL DEFAULT '',"
+             " inputs TEXT NOT NULL DEFAULT '',"
+             " timeout_sec INTEGER NOT NULL DEFAULT 0,"
+             " output TEXT NOT NULL DEFAULT '',"
+             " message TEXT NOT NULL DEFAULT '',"
+             " exit_code INTEGER,"
+             " created_at BIGINT NOT NULL,"
+             " not_before BIGINT NOT NULL DEFAULT 0,"
+             " lease_until BIGINT NOT NULL DEFAULT 0,"
+             " started_at BIGINT NOT NULL DEFAULT 0,"
+             " finished_at BIGINT NOT NULL DEFAULT 0)",
+             // claimTasks: queued tasks of a queue in priority order; also the counts by state.
+             "CREATE INDEX tasks_claim ON tasks (state, queue, priority, id)",
+             "CREATE INDEX tasks_job ON tasks (job_id, id)",
+             // renewLeases by worker; expiredLeases by lease end.
+             "CREATE INDEX tasks_worker ON tasks (worker, state)",
+             "CREATE INDEX tasks_lease ON tasks (state, lease_until)",
+
+             "CREATE TABLE logs ("
+             " id {ID},"
+             " job_id BIGINT NOT NULL,"
+             " task_id BIGINT NOT NULL DEFAULT 0,"
+             " severity INTEGER NOT NULL DEFAULT 1,"
+             " progname TEXT NOT NULL DEFAULT '',"
+             " message TEXT NOT NULL DEFAULT '',"
+             " created_at BIGINT NOT NULL)",
+             "CREATE INDEX logs_job ON logs (job_id, id)",
+
+             "CREATE TABLE settings ("
+             " name TEXT PRIMARY KEY,"
+             " value TEXT NOT NULL DEFAULT '')",
+
+             "CREATE TABLE schedules ("
+             " name TEXT PRIMARY KEY,"
+             " class_name TEXT NOT NULL DEFAULT '',"
+             " every_sec INTEGER NOT NULL DEFAULT 60,"
+             " first_in_sec INTEGER NOT NULL DEFAULT 5,"
+             " queue TEXT NOT NULL DEFAULT '',"
+             " description TEXT NOT NULL DEFAULT '',"
+             " active INTEGER NOT NULL DEFAULT 1)",
+
+             // The durable callback outbox.
+             "CREATE TABLE callbacks ("
+             " id {ID},"
+             " job_id BIGINT NOT NULL,"
+             " task_id BIGINT NOT NULL DEFAULT 0,"
+             " url TEXT NOT NULL DEFAULT '',"
+             " headers TEXT NOT NULL DEFAULT '',"
+             " body TEXT NOT NULL DEFAULT '',"
+             " client TEXT NOT NULL DEFAULT '',"
+             " state INTEGER NOT NULL DEFAULT 0,"
+             " attempts INTEGER NOT NULL DEFAULT 0,"
+             " last_error TEXT NOT NULL DEFAULT '',"
+             " created_at BIGINT NOT NULL,"
+             " next_attempt_at BIGINT NOT NULL,"
+             " delivered_at BIGINT NOT NULL DEFAULT 0)",
+             "CREATE INDEX callbacks_due ON callbacks (state, next_attempt_at)",
+             // The head-of-chain test of dueCallbacks: pending rows of one (job, url) by id.
+             "CREATE INDEX callbacks_chain ON callbacks (job_id, url, state, id)",
+         }},
+    };
+    return all;
+}
+
+std::string forDialect(std::string sql, Dialect dialect) {
+    const std::string token = "{ID}";
+    const std::string id =
+        dialect == Dialect::Sqlite ? "INTEGER PRIMARY KEY AUTOINCREMENT" : "BIGSERIAL PRIMARY KEY";
+    for (auto pos = sql.find(token); pos != std::string::npos; pos = sql.find(token, pos)) {
+        sql.replace(pos, token.size(), id);
+    }
+    return sql;
+}
+
+void exec(soci::session& session, const std::string& sql) { SqlQuery(session).run(sql); }
+
+}  // namespace
+
+int latestSchemaVersion() { return migrations().back().version; }
+
+int appliedSchemaVersion(soci::session& session) {
+    int version = 0;
+    soci::indicator indicator = soci::i_null;
+    SqlQuery query(session);
+    query.into(version, indicator).run("SELECT MAX(version) FROM schema_migrations");
+    return indicator == soci::i_ok ? version : 0;
+}
+
+void applyMigrations(soci::session& session, Dialect dialect) {
+    exec(session,
+         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+         " applied_at BIGINT NOT NULL)");
+    for (const Migration& migration : migrations()) {
+        exec(session, dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+        try {
+            if (dialect == Dialect::Postgres) {
+                // Two servers opening one fresh database must not both migrate it.
+                exec(session, "SELECT pg_advisory_xact_lock(7474201)");
+            }
+            if (appliedSchemaVersion(session) >= migration.version) {
+                exec(session, "ROLLBACK");
+                continue;
+            }
+            for (const std::string& statement : migration.statements) {
+                exec(session, forDialect(statement, dialect));
+            }
+            SqlQuery record(session);
+            record.bind(migration.version)
+                .bind(nowMs())
+                .run("INSERT INTO schema_migrations (version, applied_at) VALUES (:v, :at)");
+            exec(session, "COMMIT");
+        } catch (const std::exception& e) {
+            try {
+                exec(session, "ROLLBACK");
+            } catch (const std::exception&) {
+                // The connection is gone; the migration error below says why.
+            }
+            throw StoreError("schema migration " + std::to_string(migration.version) +
+                             " failed: " + oneLine(e.what()));
+        }
+    }
+}
+
+}  // namespace te::store

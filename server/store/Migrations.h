@@ -1,0 +1,21 @@
+#pragma once
+
+#include <soci/soci.h>
+
+namespace te::store {
+
+enum class Dialect { Sqlite, Postgres };
+
+// Brings the schema of the database behind `session` to the newest version, one transaction
+// per migration, recording each in schema_migrations(version). Safe to call on every open and
+// from several processes at once (PostgreSQL: advisory lock; SQLite: BEGIN IMMEDIATE).
+// Throws StoreError.
+void applyMigrations(soci::session& session, Dialect dialect);
+
+// The version the code expects after applyMigrations.
+int latestSchemaVersion();
+
+// Highest applied version; 0 for an empty database.
+int appliedSchemaVersion(soci::session& session);
+
+}  // namespace te::store

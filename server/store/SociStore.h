@@ -1,0 +1,64 @@
+#pragma once
+
+#include <soci/soci.h>
+
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "server/store/Migrations.h"
+#include "server/store/Store.h"
+
+namespace te::store {
+
+// The Store on SOCI, for SQLite and PostgreSQL.
+//
+// Connections: a pool of sessions, created on demand. SQLite gets one session, so borrowing
+// it is what serializes writers (with BEGIN IMMEDIATE, a transaction never has to upgrade a
+// read lock and never meets SQLITE_BUSY from within the process). PostgreSQL gets up to
+// kPostgresSessions so transactions of different threads run side by side.
+//
+// Lost connections: when a statement fails and the session cannot even roll back, the
+// session (and every idle one, which saw the same restart) is dropped and the work runs again
+// on a fresh connection, a few times with a short backoff, before StoreError.
+class SociStore : public Store {
+public:
+    // `connect` is the SOCI connection string (the URL without its scheme).
+    SociStore(Dialect dialect, std::string connect, std::string displayUrl);
+    ~SociStore() override;
+
+    // Applies pending schema migrations (Store::open does). Throws StoreError.
+    void migrate();
+
+    void transact(const std::function<void(Tx&)>& fn) override;
+    std::string backend() const override;
+    bool ping() override;
+    int schemaVersion() override;
+
+    static constexpr size_t kPostgresSessions = 8;
+    static constexpr int kAttempts = 6;
+
+private:
+    // Runs body on a borrowed session, with the reconnect-and-retry policy above. body must
+    // leave no trace outside the database when it throws.
+    void withSession(const std::function<void(soci::session&)>& body, int attempts);
+    std::unique_ptr<soci::session> connect();
+    std::unique_ptr<soci::session> borrow();
+    void giveBack(std::unique_ptr<soci::session> session);
+    void dropIdle();
+
+    const Dialect _dialect;
+    const std::string _connect;
+    const std::string _displayUrl;  // for messages; no password
+    const size_t _maxSessions;
+
+    std::mutex _mutex;
+    std::condition_variable _returned;
+    std::vector<std::unique_ptr<soci::session>> _idle;
+    size_t _borrowed = 0;
+};
+
+}  // namespace te::store

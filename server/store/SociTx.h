@@ -1,0 +1,64 @@
+#pragma once
+
+#include <soci/soci.h>
+
+#include "server/store/Migrations.h"
+#include "server/store/Store.h"
+
+namespace te::store {
+
+// The Tx of SociStore: every method is one or two SQL statements on the session whose
+// transaction SociStore::transact opened. All SQL of the project lives in the SociTx*.cpp
+// files, split by area (jobs, tasks, logs/settings/schedules, outbox).
+// Not thread-safe: used by the one thread that runs the transaction.
+class SociTx : public Tx {
+public:
+    SociTx(soci::session& session, Dialect dialect) : _session(session), _dialect(dialect) {}
+
+    std::int64_t insertJob(Job& job) override;
+    std::optional<Job> findJob(std::int64_t id) override;
+    std::vector<Job> listJobs(const JobFilter& filter) override;
+    void updateJob(Job& job) override;
+    std::vector<Job> queuedJobs(int limit) override;
+    std::int64_t queuePosition(const Job& job) override;
+    std::vector<Job> jobsDue(JobState state, TimeMs before, int limit) override;
+    std::map<JobState, std::int64_t> countJobsByState() override;
+    std::int64_t countFailedJobs() override;
+    std::int64_t countStartedBelowPriority(int threshold) override;
+
+    std::int64_t insertTask(Task& task) override;
+    std::optional<Task> findTask(std::int64_t id) override;
+    std::vector<Task> listTasks(std::int64_t jobId) override;
+    void updateTask(const Task& task) override;
+    std::vector<Task> claimTasks(const std::vector<std::string>& queues, const std::string& worker,
+                                 int limit, TimeMs now, TimeMs leaseUntil) override;
+    int renewLeases(const std::string& worker, TimeMs leaseUntil) override;
+    std::vector<Task> expiredLeases(TimeMs now, int limit) override;
+    std::vector<Task> tasksInStates(std::int64_t jobId,
+                                    const std::vector<TaskState>& states) override;
+    std::vector<Task> undeliveredTargeted(TimeMs before, int limit) override;
+    std::map<std::string, QueueCounts> taskCountsByQueue() override;
+    TaskTotals taskTotals() override;
+
+    std::int64_t appendLog(LogEntry& entry) override;
+    std::vector<LogEntry> listLogs(std::int64_t jobId, int limit) override;
+
+    std::map<std::string, std::string> settings() override;
+    void putSetting(const std::string& name, const std::string& value) override;
+
+    std::vector<Schedule> schedules() override;
+    void ensureSchedule(const Schedule& schedule) override;
+    void setScheduleActive(const std::string& name, bool active) override;
+
+    std::int64_t enqueueCallback(CallbackEvent& event) override;
+    std::vector<CallbackEvent> dueCallbacks(TimeMs now, int limit) override;
+    void updateCallback(const CallbackEvent& event) override;
+    std::vector<CallbackEvent> listCallbacks(std::int64_t jobId) override;
+    CallbackCounts callbackCounts() override;
+
+private:
+    soci::session& _session;
+    Dialect _dialect;
+};
+
+}  // namespace te::store

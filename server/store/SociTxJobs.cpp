@@ -1,0 +1,274 @@
+// Jobs: the rows behind POST /job, GET /jobs and the engine's admission.
+#include <algorithm>
+
+#include "server/store/SociTx.h"
+#include "server/store/SqlQuery.h"
+#include "shared/Errors.h"
+
+namespace te::store {
+namespace {
+
+const char* const kJobColumns =
+    "id, client, workflow, priority, parameters, headers, context, content_id, queue_state,"
+    " failed, persist, semaphore_url, message, stage, created_at, updated_at, run_at,"
+    " started_at, finished_at";
+
+// Receives one row of kJobColumns; the enum and flags go through ints.
+struct JobRow {
+    Job job;
+    int state = 0;
+    int failed = 0;
+    int persist = 0;
+
+    void bindTo(SqlQuery& query) {
+        query.into(job.id)
+            .into(job.client)
+            .into(job.workflow)
+            .into(job.priority)
+            .into(job.parameters)
+            .into(job.headers)
+            .into(job.context)
+            .into(job.contentId)
+            .into(state)
+            .into(failed)
+            .into(persist)
+            .into(job.semaphoreUrl)
+            .into(job.message)
+            .into(job.stage)
+            .into(job.createdAt)
+            .into(job.updatedAt)
+            .into(job.runAt)
+            .into(job.startedAt)
+            .into(job.finishedAt);
+    }
+    Job take() {
+        job.state = static_cast<JobState>(state);
+        job.failed = failed != 0;
+        job.persist = persist != 0;
+        return job;
+    }
+};
+
+// Runs "SELECT <job columns> <rest>"; `bind` adds the parameters of `rest` in order.
+template <class Bind>
+std::vector<Job> selectJobs(soci::session& session, const std::string& rest, Bind bind) {
+    SqlQuery query(session);
+    JobRow row;
+    row.bindTo(query);
+    bind(query);
+    std::vector<Job> jobs;
+    if (query.run(std::string("SELECT ") + kJobColumns + " " + rest)) {
+        do {
+            jobs.push_back(row.take());
+        } while (query.next());
+    }
+    return jobs;
+}
+
+std::int64_t countOf(soci::session& session, const std::string& sql,
+                     const std::vector<long long>& values) {
+    SqlQuery query(session);
+    long long count = 0;
+    query.into(count);
+    for (long long v : values) query.bind(v);
+    query.run(sql);
+    return count;
+}
+
+}  // namespace
+
+std::int64_t SociTx::insertJob(Job& job) {
+    const TimeMs now = nowMs();
+    if (job.createdAt == 0) job.createdAt = now;
+    if (job.updatedAt == 0) job.updatedAt = now;
+    // Job::runAt documents "createdAt when not given"; admission order relies on it.
+    if (job.runAt == 0) job.runAt = job.createdAt;
+    SqlQuery query(_session);
+    long long id = 0;
+    query.into(id)
+        .bind(job.client)
+        .bind(job.workflow)
+        .bind(job.priority)
+        .bind(job.parameters)
+        .bind(job.headers)
+        .bind(job.context)
+        .bind(job.contentId)
+        .bind(static_cast<long long>(job.state))
+        .bind(job.failed ? 1 : 0)
+        .bind(job.persist ? 1 : 0)
+        .bind(job.semaphoreUrl)
+        .bind(job.message)
+        .bind(job.stage)
+        .bind(job.createdAt)
+        .bind(job.updatedAt)
+        .bind(job.runAt)
+        .bind(job.startedAt)
+        .bind(job.finishedAt);
+    query.run(
+        "INSERT INTO jobs (client, workflow, priority, parameters, headers, context,"
+        " content_id, queue_state, failed, persist, semaphore_url, message, stage, created_at,"
+        " updated_at, run_at, started_at, finished_at) VALUES (:client, :workflow, :priority,"
+        " :parameters, :headers, :context, :content_id, :queue_state, :failed, :persist,"
+        " :semaphore_url, :message, :stage, :created_at, :updated_at, :run_at, :started_at,"
+        " :finished_at) RETURNING id");
+    job.id = id;
+    return id;
+}
+
+std::optional<Job> SociTx::findJob(std::int64_t id) {
+    auto jobs = selectJobs(_session, "FROM jobs WHERE id = :id", [&](SqlQuery& q) { q.bind(id); });
+    if (jobs.empty()) return std::nullopt;
+    return jobs.front();
+}
+
+std::vector<Job> SociTx::listJobs(const JobFilter& filter) {
+    const auto& sortable = Store::sortableJobColumns();
+    if (std::find(sortable.begin(), sortable.end(), filter.orderBy) == sortable.end()) {
+        throw ValidationError("order_by must be one of the job columns, not '" + filter.orderBy +
+                              "'");
+    }
+    // Each condition appends its SQL and the values for its placeholders, in order.
+    std::string where;
+    std::vector<std::function<void(SqlQuery&)>> binds;
+    auto add = [&](const std::string& condition) {
+        where += where.empty() ? " WHERE " : " AND ";
+        where += condition;
+    };
+    if (!filter.states.empty()) {
+        add("queue_state IN (" + placeholders("st", filter.states.size()) + ")");
+        for (JobState s : filter.states) {
+            binds.push_back([s](SqlQuery& q) { q.bind(static_cast<long long>(s)); });
+        }
+    }
+    if (filter.from) {
+        add("created_at >= :from_at");
+        binds.push_back([v = *filter.from](SqlQuery& q) { q.bind(v); });
+    }
+    if (filter.to) {
+        add("created_at <= :to_at");
+        binds.push_back([v = *filter.to](SqlQuery& q) { q.bind(v); });
+    }
+    if (filter.failed) {
+        if (*filter.failed) {
+            add("queue_state = :completed AND failed = 1");
+            binds.push_back(
+                [](SqlQuery& q) { q.bind(static_cast<long long>(JobState::Completed)); });
+        } else {
+            add("failed = 0");
+        }
+    }
+    if (!filter.search.empty()) {
+        add("content_id = :search");
+        binds.push_back([&](SqlQuery& q) { q.bind(filter.search); });
+    }
+    if (!filter.jobIds.empty()) {
+        add("id IN (" + placeholders("id", filter.jobIds.size()) + ")");
+        for (std::int64_t id : filter.jobIds) binds.push_back([id](SqlQuery& q) { q.bind(id); });
+    }
+    if (!filter.client.empty()) {
+        add("client = :client");
+        binds.push_back([&](SqlQuery& q) { q.bind(filter.client); });
+    }
+    if (filter.persist) {
+        add("persist = :persist");
+        binds.push_back([v = *filter.persist](SqlQuery& q) { q.bind(v ? 1 : 0); });
+    }
+    // orderBy was checked against the whitelist above, so it is safe to splice in.
+    const std::string direction = filter.asc ? " ASC" : " DESC";
+    std::string order = " ORDER BY " + filter.orderBy + direction;
+    if (filter.orderBy != "id") order += ", id" + direction;
+    return selectJobs(_session, "FROM jobs" + where + order + " LIMIT :limit", [&](SqlQuery& q) {
+        for (auto& bind : binds) bind(q);
+        q.bind(filter.limit);
+    });
+}
+
+void SociTx::updateJob(Job& job) {
+    job.updatedAt = nowMs();
+    SqlQuery query(_session);
+    query.bind(job.priority)
+        .bind(job.parameters)
+        .bind(job.headers)
+        .bind(job.context)
+        .bind(job.contentId)
+        .bind(static_cast<long long>(job.state))
+        .bind(job.failed ? 1 : 0)
+        .bind(job.persist ? 1 : 0)
+        .bind(job.semaphoreUrl)
+        .bind(job.message)
+        .bind(job.stage)
+        .bind(job.updatedAt)
+        .bind(job.runAt)
+        .bind(job.startedAt)
+        .bind(job.finishedAt)
+        .bind(job.id);
+    query.run(
+        "UPDATE jobs SET priority = :priority, parameters = :parameters, headers = :headers,"
+        " context = :context, content_id = :content_id, queue_state = :queue_state,"
+        " failed = :failed, persist = :persist, semaphore_url = :semaphore_url,"
+        " message = :message, stage = :stage, updated_at = :updated_at, run_at = :run_at,"
+        " started_at = :started_at, finished_at = :finished_at WHERE id = :id");
+    if (query.affectedRows() == 0) {
+        throw NotFoundError("job " + std::to_string(job.id) + " not found");
+    }
+}
+
+std::vector<Job> SociTx::queuedJobs(int limit) {
+    return selectJobs(
+        _session,
+        "FROM jobs WHERE queue_state = :state"
+        " ORDER BY priority, run_at, id LIMIT :limit",
+        [&](SqlQuery& q) { q.bind(static_cast<long long>(JobState::Queued)).bind(limit); });
+}
+
+std::int64_t SociTx::queuePosition(const Job& job) {
+    // The stored row decides, not the caller's copy, which may be stale.
+    auto stored = findJob(job.id);
+    if (!stored || stored->state != JobState::Queued) return 0;
+    const long long queued = static_cast<long long>(JobState::Queued);
+    return countOf(_session,
+                   "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND (priority < :p1"
+                   " OR (priority = :p2 AND run_at < :r1)"
+                   " OR (priority = :p3 AND run_at = :r2 AND id <= :id))",
+                   {queued, stored->priority, stored->priority, stored->runAt, stored->priority,
+                    stored->runAt, stored->id});
+}
+
+std::vector<Job> SociTx::jobsDue(JobState state, TimeMs before, int limit) {
+    return selectJobs(
+        _session,
+        "FROM jobs WHERE queue_state = :state AND run_at <= :before"
+        " ORDER BY run_at, id LIMIT :limit",
+        [&](SqlQuery& q) { q.bind(static_cast<long long>(state)).bind(before).bind(limit); });
+}
+
+std::map<JobState, std::int64_t> SociTx::countJobsByState() {
+    // Every state is present, with 0 where no job is in it.
+    std::map<JobState, std::int64_t> counts;
+    for (int s = 0; s <= static_cast<int>(JobState::Paused); ++s) {
+        counts[static_cast<JobState>(s)] = 0;
+    }
+    SqlQuery query(_session);
+    int state = 0;
+    long long count = 0;
+    query.into(state).into(count);
+    if (query.run("SELECT queue_state, COUNT(*) FROM jobs GROUP BY queue_state")) {
+        do {
+            counts[static_cast<JobState>(state)] = count;
+        } while (query.next());
+    }
+    return counts;
+}
+
+std::int64_t SociTx::countFailedJobs() {
+    return countOf(_session, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND failed = 1",
+                   {static_cast<long long>(JobState::Completed)});
+}
+
+std::int64_t SociTx::countStartedBelowPriority(int threshold) {
+    return countOf(_session,
+                   "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND priority < :p",
+                   {static_cast<long long>(JobState::Started), threshold});
+}
+
+}  // namespace te::store

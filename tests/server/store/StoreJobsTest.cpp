@@ -1,0 +1,322 @@
+// Conformance: jobs (insert, find, update, GET /jobs filters and ordering, admission order).
+#include <algorithm>
+#include <cstdio>
+#include <set>
+
+#include "shared/Errors.h"
+#include "tests/server/store/StoreTestSupport.h"
+
+namespace te::test {
+namespace {
+
+std::vector<std::int64_t> idsOf(const std::vector<Job>& jobs) {
+    std::vector<std::int64_t> ids;
+    for (const auto& j : jobs) ids.push_back(j.id);
+    return ids;
+}
+
+std::vector<Job> list(Store& store, const JobFilter& filter) {
+    std::vector<Job> jobs;
+    store.transact([&](Tx& tx) { jobs = tx.listJobs(filter); });
+    return jobs;
+}
+
+}  // namespace
+
+class StoreJobsTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(StoreJobsTest);
+    CPPUNIT_TEST(testInsertFindUpdate);
+    CPPUNIT_TEST(testFilters);
+    CPPUNIT_TEST(testOrdering);
+    CPPUNIT_TEST(testAdmissionOrderAndCounts);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void testInsertFindUpdate() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            Job job = makeJob("demo-client", 3);
+            job.contentId = "content-1";
+            job.persist = true;
+            job.semaphoreUrl = "http://sem/ok";
+            const TimeMs before = nowMs();
+            store->transact([&](Tx& tx) { CPPUNIT_ASSERT(tx.insertJob(job) > 0); });
+            CPPUNIT_ASSERT(job.id > 0);
+            CPPUNIT_ASSERT(job.createdAt >= before);
+            CPPUNIT_ASSERT_EQUAL(job.createdAt, job.updatedAt);
+            CPPUNIT_ASSERT_EQUAL(job.createdAt, job.runAt);
+
+            std::optional<Job> found;
+            store->transact([&](Tx& tx) { found = tx.findJob(job.id); });
+            CPPUNIT_ASSERT(found);
+            CPPUNIT_ASSERT_EQUAL(std::string("demo-client"), found->client);
+            CPPUNIT_ASSERT_EQUAL(std::string("transcode"), found->workflow);
+            CPPUNIT_ASSERT_EQUAL(3, found->priority);
+            CPPUNIT_ASSERT_EQUAL(job.parameters, found->parameters);
+            CPPUNIT_ASSERT_EQUAL(std::string("content-1"), found->contentId);
+            CPPUNIT_ASSERT(found->state == JobState::Queued);
+            CPPUNIT_ASSERT(!found->failed);
+            CPPUNIT_ASSERT(found->persist);
+            CPPUNIT_ASSERT_EQUAL(std::string("http://sem/ok"), found->semaphoreUrl);
+            CPPUNIT_ASSERT_EQUAL(-1, found->stage);
+            CPPUNIT_ASSERT_EQUAL(job.createdAt, found->createdAt);
+            CPPUNIT_ASSERT_EQUAL(TimeMs(0), found->startedAt);
+
+            // An explicit createdAt and runAt are kept.
+            Job scheduled = makeJob("demo-client");
+            scheduled.createdAt = 1000;
+            scheduled.runAt = 5000;
+            scheduled.state = JobState::Scheduled;
+            addJob(*store, scheduled);
+            store->transact([&](Tx& tx) { found = tx.findJob(scheduled.id); });
+            CPPUNIT_ASSERT(found);
+            if (found) {
+                CPPUNIT_ASSERT_EQUAL(TimeMs(1000), found->createdAt);
+                CPPUNIT_ASSERT_EQUAL(TimeMs(5000), found->runAt);
+                CPPUNIT_ASSERT(found->state == JobState::Scheduled);
+            }
+
+            Job changed = job;
+            changed.client = "someone-else";  // not mutable: ignored
+            changed.state = JobState::Completed;
+            changed.failed = true;
+            changed.persist = false;
+            changed.priority = 9;
+            changed.context = R"({"a":1})";
+            changed.message = "boom";
+            changed.stage = 2;
+            changed.startedAt = 111;
+            changed.finishedAt = 222;
+            changed.runAt = 333;
+            store->transact([&](Tx& tx) { tx.updateJob(changed); });
+            CPPUNIT_ASSERT(changed.updatedAt >= job.updatedAt);
+            store->transact([&](Tx& tx) { found = tx.findJob(job.id); });
+            CPPUNIT_ASSERT_EQUAL(std::string("demo-client"), found->client);
+            CPPUNIT_ASSERT(found->state == JobState::Completed);
+            CPPUNIT_ASSERT(found->failed);
+            CPPUNIT_ASSERT(!found->persist);
+            CPPUNIT_ASSERT_EQUAL(9, found->priority);
+            CPPUNIT_ASSERT_EQUAL(std::string(R"({"a":1})"), found->context);
+            CPPUNIT_ASSERT_EQUAL(std::string("boom"), found->message);
+            CPPUNIT_ASSERT_EQUAL(2, found->stage);
+            CPPUNIT_ASSERT_EQUAL(TimeMs(111), found->startedAt);
+            CPPUNIT_ASSERT_EQUAL(TimeMs(222), found->finishedAt);
+            CPPUNIT_ASSERT_EQUAL(TimeMs(333), found->runAt);
+            CPPUNIT_ASSERT_EQUAL(changed.updatedAt, found->updatedAt);
+
+            store->transact([&](Tx& tx) { CPPUNIT_ASSERT(!tx.findJob(987654)); });
+            Job ghost = makeJob("x");
+            ghost.id = 987654;
+            CPPUNIT_ASSERT_THROW(store->transact([&](Tx& tx) { tx.updateJob(ghost); }),
+                                 NotFoundError);
+        });
+    }
+
+    void testFilters() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            // a: queued, client A, created 1000, content x, persist
+            // b: completed failed, client A, created 2000
+            // c: completed ok, client B, created 3000, content x
+            // d: started, client B, created 4000
+            Job a = makeJob("A");
+            a.createdAt = 1000;
+            a.contentId = "x";
+            a.persist = true;
+            Job b = makeJob("A");
+            b.createdAt = 2000;
+            b.state = JobState::Completed;
+            b.failed = true;
+            Job c = makeJob("B");
+            c.createdAt = 3000;
+            c.state = JobState::Completed;
+            c.contentId = "x";
+            Job d = makeJob("B");
+            d.createdAt = 4000;
+            d.state = JobState::Started;
+            // A failed flag on a job that is not completed does not count as failed.
+            Job e = makeJob("C");
+            e.createdAt = 5000;
+            e.state = JobState::Broken;
+            e.failed = true;
+            for (Job* j : {&a, &b, &c, &d, &e}) addJob(*store, *j);
+            using Ids = std::vector<std::int64_t>;
+
+            JobFilter all;
+            CPPUNIT_ASSERT(Ids({e.id, d.id, c.id, b.id, a.id}) == idsOf(list(*store, all)));
+            JobFilter f;
+            f.limit = 2;
+            CPPUNIT_ASSERT(Ids({e.id, d.id}) == idsOf(list(*store, f)));
+
+            f = {};
+            f.states = {JobState::Completed};
+            CPPUNIT_ASSERT(Ids({c.id, b.id}) == idsOf(list(*store, f)));
+            f.states = {JobState::Queued, JobState::Started};
+            CPPUNIT_ASSERT(Ids({d.id, a.id}) == idsOf(list(*store, f)));
+
+            f = {};
+            f.from = 2000;
+            f.to = 3000;
+            CPPUNIT_ASSERT(Ids({c.id, b.id}) == idsOf(list(*store, f)));
+            f.to.reset();
+            CPPUNIT_ASSERT(Ids({e.id, d.id, c.id, b.id}) == idsOf(list(*store, f)));
+
+            f = {};
+            f.failed = true;
+            CPPUNIT_ASSERT(Ids({b.id}) == idsOf(list(*store, f)));
+            f.failed = false;
+            CPPUNIT_ASSERT(Ids({d.id, c.id, a.id}) == idsOf(list(*store, f)));
+            f.failed = true;
+            f.states = {JobState::Started};
+            CPPUNIT_ASSERT(list(*store, f).empty());
+
+            f = {};
+            f.search = "x";
+            CPPUNIT_ASSERT(Ids({c.id, a.id}) == idsOf(list(*store, f)));
+            f.search = "X";  // exact, not case-folded or partial
+            CPPUNIT_ASSERT(list(*store, f).empty());
+
+            f = {};
+            f.jobIds = {a.id, d.id, 424242};
+            CPPUNIT_ASSERT(Ids({d.id, a.id}) == idsOf(list(*store, f)));
+
+            f = {};
+            f.client = "B";
+            CPPUNIT_ASSERT(Ids({d.id, c.id}) == idsOf(list(*store, f)));
+
+            f = {};
+            f.persist = true;
+            CPPUNIT_ASSERT(Ids({a.id}) == idsOf(list(*store, f)));
+            f.persist = false;
+            CPPUNIT_ASSERT(Ids({e.id, d.id, c.id, b.id}) == idsOf(list(*store, f)));
+
+            // Filters combine with AND.
+            f = {};
+            f.client = "A";
+            f.states = {JobState::Completed};
+            f.search = "";
+            CPPUNIT_ASSERT(Ids({b.id}) == idsOf(list(*store, f)));
+        });
+    }
+
+    void testOrdering() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const std::vector<std::string> clients = {"c", "a", "d", "b"};
+            const std::vector<int> priorities = {4, 2, 2, 7};
+            for (size_t i = 0; i < clients.size(); ++i) {
+                Job j = makeJob(clients[i], priorities[i]);
+                j.workflow = "w" + std::to_string(3 - i);
+                j.createdAt = 1000 + 10 * static_cast<TimeMs>((i * 7) % 4);
+                j.runAt = 5000 - static_cast<TimeMs>(i);
+                j.state = static_cast<JobState>(i % 3);
+                j.failed = i == 2;
+                addJob(*store, j);
+            }
+            for (const std::string& column : Store::sortableJobColumns()) {
+                for (bool asc : {true, false}) {
+                    JobFilter f;
+                    f.orderBy = column;
+                    f.asc = asc;
+                    auto jobs = list(*store, f);
+                    CPPUNIT_ASSERT_EQUAL(size_t(4), jobs.size());
+                    auto key = [&](const Job& j) -> std::string {
+                        char buf[64];
+                        long long v = 0;
+                        if (column == "client") return j.client;
+                        if (column == "workflow") return j.workflow;
+                        if (column == "id") v = j.id;
+                        if (column == "priority") v = j.priority;
+                        if (column == "created_at") v = j.createdAt;
+                        if (column == "updated_at") v = j.updatedAt;
+                        if (column == "run_at") v = j.runAt;
+                        if (column == "queue_state") v = static_cast<int>(j.state);
+                        if (column == "failed") v = j.failed;
+                        std::snprintf(buf, sizeof buf, "%020lld", v);
+                        return buf;
+                    };
+                    for (size_t i = 1; i < jobs.size(); ++i) {
+                        const std::string prev = key(jobs[i - 1]), cur = key(jobs[i]);
+                        CPPUNIT_ASSERT_MESSAGE(column + (asc ? " asc" : " desc"),
+                                               asc ? prev <= cur : prev >= cur);
+                        if (prev == cur) {  // ties broken by id in the same direction
+                            CPPUNIT_ASSERT(asc ? jobs[i - 1].id < jobs[i].id
+                                               : jobs[i - 1].id > jobs[i].id);
+                        }
+                    }
+                }
+            }
+            for (const std::string bad : {"nope", "id; DROP TABLE jobs", "content_id", ""}) {
+                JobFilter f;
+                f.orderBy = bad;
+                CPPUNIT_ASSERT_THROW(list(*store, f), ValidationError);
+            }
+            CPPUNIT_ASSERT_EQUAL(size_t(4), list(*store, JobFilter{}).size());
+        });
+    }
+
+    void testAdmissionOrderAndCounts() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            // Admission: priority, then runAt, then id.
+            Job p5late = makeJob("c", 5);
+            p5late.runAt = 300;
+            Job p5early = makeJob("c", 5);
+            p5early.runAt = 100;
+            Job p2 = makeJob("c", 2);
+            p2.runAt = 900;
+            Job p5earlyToo = makeJob("c", 5);
+            p5earlyToo.runAt = 100;
+            Job started = makeJob("c", 1);
+            started.state = JobState::Started;
+            Job started7 = makeJob("c", 7);
+            started7.state = JobState::Started;
+            Job scheduled = makeJob("c");
+            scheduled.state = JobState::Scheduled;
+            scheduled.runAt = 50;
+            Job scheduledLater = makeJob("c");
+            scheduledLater.state = JobState::Scheduled;
+            scheduledLater.runAt = 5000;
+            Job failed = makeJob("c");
+            failed.state = JobState::Completed;
+            failed.failed = true;
+            for (Job* j : {&p5late, &p5early, &p2, &p5earlyToo, &started, &started7, &scheduled,
+                           &scheduledLater, &failed}) {
+                addJob(*store, *j);
+            }
+            store->transact([&](Tx& tx) {
+                using Ids = std::vector<std::int64_t>;
+                CPPUNIT_ASSERT(Ids({p2.id, p5early.id, p5earlyToo.id, p5late.id}) ==
+                               idsOf(tx.queuedJobs(10)));
+                CPPUNIT_ASSERT(Ids({p2.id, p5early.id}) == idsOf(tx.queuedJobs(2)));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), tx.queuePosition(p2));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(2), tx.queuePosition(p5early));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(3), tx.queuePosition(p5earlyToo));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(4), tx.queuePosition(p5late));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(0), tx.queuePosition(started));
+
+                CPPUNIT_ASSERT(Ids({scheduled.id}) ==
+                               idsOf(tx.jobsDue(JobState::Scheduled, 1000, 10)));
+                CPPUNIT_ASSERT(Ids({scheduled.id, scheduledLater.id}) ==
+                               idsOf(tx.jobsDue(JobState::Scheduled, 5000, 10)));
+                CPPUNIT_ASSERT(Ids({scheduled.id}) ==
+                               idsOf(tx.jobsDue(JobState::Scheduled, 5000, 1)));
+
+                auto counts = tx.countJobsByState();
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(4), counts[JobState::Queued]);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(2), counts[JobState::Started]);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(2), counts[JobState::Scheduled]);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), counts[JobState::Completed]);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(0), counts.at(JobState::Paused));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), tx.countFailedJobs());
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), tx.countStartedBelowPriority(5));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(2), tx.countStartedBelowPriority(8));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(0), tx.countStartedBelowPriority(1));
+            });
+        });
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(StoreJobsTest);
+
+}  // namespace te::test

@@ -1,0 +1,274 @@
+// Conformance: transactions, hostile input, persistence, migrations, connection faults.
+#include <Poco/File.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "shared/Errors.h"
+#include "tests/server/store/StoreTestSupport.h"
+
+namespace te::test {
+namespace {
+
+std::int64_t countJobs(Store& store) {
+    std::int64_t n = 0;
+    store.transact([&](Tx& tx) {
+        for (const auto& [state, count] : tx.countJobsByState()) n += count;
+    });
+    return n;
+}
+
+const std::vector<std::string> kHostile = {
+    "it's \"quoted\"",
+    "'; DROP TABLE jobs; --",
+    "Robert'); DELETE FROM tasks WHERE ('1'='1",
+    "Grüße aus Köln, 東京, 🎬 émoji",
+    "back\\slash \\' \\\" %s %n $1 :id ? ?1 @p",
+    "line\nbreak\ttab\r",
+};
+
+}  // namespace
+
+class StoreLifecycleTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(StoreLifecycleTest);
+    CPPUNIT_TEST(testRollbackWhenFnThrows);
+    CPPUNIT_TEST(testHostileStringsStoredLiterally);
+    CPPUNIT_TEST(testDataSurvivesReopenAndMigrationsAreIdempotent);
+    CPPUNIT_TEST(testOpenErrors);
+    CPPUNIT_TEST(testBackendAndPing);
+    CPPUNIT_TEST(testPostgresTransactionsRunConcurrently);
+    CPPUNIT_TEST(testPostgresRestartReconnects);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void testRollbackWhenFnThrows() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            addJob(*store, makeJob("c"));
+            CPPUNIT_ASSERT_THROW(store->transact([](Tx& tx) {
+                Job j = makeJob("c");
+                tx.insertJob(j);
+                tx.putSetting("x", "1");
+                throw std::logic_error("changed my mind");
+            }),
+                                 std::logic_error);
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
+            store->transact([](Tx& tx) { CPPUNIT_ASSERT(tx.settings().empty()); });
+            // A store error mid-way rolls back the earlier statements too.
+            CPPUNIT_ASSERT_THROW(store->transact([](Tx& tx) {
+                Job j = makeJob("c");
+                tx.insertJob(j);
+                Task orphan = makeTask(j.id + 1000);
+                tx.insertTask(orphan);  // foreign key: no such job
+            }),
+                                 StoreError);
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
+            // The store stays usable.
+            addJob(*store, makeJob("c"));
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(2), countJobs(*store));
+        });
+    }
+
+    void testHostileStringsStoredLiterally() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            for (const std::string& s : kHostile) {
+                Job job = makeJob(s);
+                job.workflow = s;
+                job.parameters = s;
+                job.contentId = s;
+                job.message = s;
+                addJob(*store, job);
+                store->transact([&](Tx& tx) {
+                    auto found = tx.findJob(job.id);
+                    CPPUNIT_ASSERT(found);
+                    CPPUNIT_ASSERT_EQUAL(s, found->client);
+                    CPPUNIT_ASSERT_EQUAL(s, found->workflow);
+                    CPPUNIT_ASSERT_EQUAL(s, found->parameters);
+                    CPPUNIT_ASSERT_EQUAL(s, found->message);
+                    JobFilter f;
+                    f.client = s;
+                    f.search = s;
+                    auto listed = tx.listJobs(f);
+                    CPPUNIT_ASSERT_EQUAL(size_t(1), listed.size());
+                    CPPUNIT_ASSERT_EQUAL(job.id, listed[0].id);
+
+                    Task task = makeTask(job.id, s);
+                    task.command = s;
+                    task.targetWorker = s;
+                    tx.insertTask(task);
+                    auto claimed = tx.claimTasks({s}, s, 5, nowMs(), nowMs() + 1000);
+                    CPPUNIT_ASSERT_EQUAL(size_t(1), claimed.size());
+                    CPPUNIT_ASSERT_EQUAL(s, claimed[0].command);
+
+                    tx.putSetting(s, s);
+                    CPPUNIT_ASSERT_EQUAL(s, tx.settings()[s]);
+                    LogEntry log;
+                    log.jobId = job.id;
+                    log.message = s;
+                    tx.appendLog(log);
+                    CPPUNIT_ASSERT_EQUAL(s, tx.listLogs(job.id, 0).at(0).message);
+                    CallbackEvent ev;
+                    ev.jobId = job.id;
+                    ev.url = s;
+                    ev.body = s;
+                    tx.enqueueCallback(ev);
+                    CPPUNIT_ASSERT_EQUAL(s, tx.listCallbacks(job.id).at(0).url);
+                    Schedule sched;
+                    sched.name = s;
+                    tx.ensureSchedule(sched);
+                    tx.setScheduleActive(s, false);
+                });
+            }
+            // Every table is still there and holds exactly what was written.
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(kHostile.size()), countJobs(*store));
+            store->transact([](Tx& tx) {
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(kHostile.size()), tx.taskTotals().pending);
+                CPPUNIT_ASSERT_EQUAL(kHostile.size(), tx.settings().size());
+                CPPUNIT_ASSERT_EQUAL(kHostile.size(), tx.schedules().size());
+            });
+        });
+    }
+
+    void testDataSurvivesReopenAndMigrationsAreIdempotent() {
+        forEachBackend([](const std::string& url) {
+            std::int64_t jobId = 0;
+            int version = 0;
+            {
+                auto store = Store::open(url);
+                version = store->schemaVersion();
+                CPPUNIT_ASSERT(version >= 1);
+                jobId = addJob(*store, makeJob("keep-me"));
+                store->transact([&](Tx& tx) {
+                    Task t = makeTask(jobId);
+                    tx.insertTask(t);
+                    tx.putSetting("max_jobs", "3");
+                });
+            }
+            for (int reopen = 0; reopen < 2; ++reopen) {
+                auto store = Store::open(url);
+                CPPUNIT_ASSERT_EQUAL(version, store->schemaVersion());
+                store->transact([&](Tx& tx) {
+                    auto job = tx.findJob(jobId);
+                    CPPUNIT_ASSERT(job);
+                    CPPUNIT_ASSERT_EQUAL(std::string("keep-me"), job->client);
+                    CPPUNIT_ASSERT_EQUAL(size_t(1), tx.listTasks(jobId).size());
+                    CPPUNIT_ASSERT_EQUAL(std::string("3"), tx.settings()["max_jobs"]);
+                });
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
+            }
+        });
+    }
+
+    void testOpenErrors() {
+        auto oneLineStoreError = [](const std::string& url) {
+            try {
+                Store::open(url);
+            } catch (const StoreError& e) {
+                const std::string what = e.what();
+                CPPUNIT_ASSERT_MESSAGE(what, !what.empty());
+                CPPUNIT_ASSERT_MESSAGE(what, what.find('\n') == std::string::npos);
+                return what;
+            }
+            CPPUNIT_FAIL("no StoreError for " + url);
+            return std::string();
+        };
+        oneLineStoreError("mysql://db=x");
+        oneLineStoreError("");
+        oneLineStoreError("sqlite3://");
+        const int closedPort = freePort();
+        const std::string pgDown =
+            oneLineStoreError("postgresql://host=127.0.0.1 port=" + std::to_string(closedPort) +
+                              " dbname=x user=x password=secret connect_timeout=2");
+        CPPUNIT_ASSERT_MESSAGE(pgDown, pgDown.find("secret") == std::string::npos);
+
+        TempDir dir;
+        writeFile(dir.file("plain-file"), "x");
+        oneLineStoreError("sqlite3://db=" + dir.file("plain-file") + "/sub/store.db");
+        // The folder of a new SQLite file is created.
+        auto store = Store::open("sqlite3://db=" + dir.file("a/b/c/store.db"));
+        CPPUNIT_ASSERT(Poco::File(dir.file("a/b/c/store.db")).exists());
+    }
+
+    void testBackendAndPing() {
+        TempDir dir;
+        auto urls = backendUrls(dir.path());
+        auto sqlite = Store::open(urls[0]);
+        auto pg = Store::open(urls[1]);
+        CPPUNIT_ASSERT_EQUAL(std::string("sqlite3"), sqlite->backend());
+        CPPUNIT_ASSERT_EQUAL(std::string("postgresql"), pg->backend());
+        CPPUNIT_ASSERT(sqlite->ping());
+        CPPUNIT_ASSERT(pg->ping());
+    }
+
+    // While one transaction is open (and holds a row lock), another thread's transaction on a
+    // different row commits: the PostgreSQL store runs transactions side by side.
+    void testPostgresTransactionsRunConcurrently() {
+        auto store = Store::open(PostgresFixture::instance().freshDatabase());
+        const auto a = addJob(*store, makeJob("a"));
+        const auto b = addJob(*store, makeJob("b"));
+        std::promise<void> inside;
+        std::promise<void> release;
+        auto holder = std::async(std::launch::async, [&] {
+            store->transact([&](Tx& tx) {
+                Job j = *tx.findJob(a);
+                tx.updateJob(j);
+                inside.set_value();
+                release.get_future().wait();
+            });
+        });
+        inside.get_future().wait();
+        auto other = std::async(std::launch::async, [&] {
+            store->transact([&](Tx& tx) {
+                Job j = *tx.findJob(b);
+                j.message = "done";
+                tx.updateJob(j);
+            });
+        });
+        const bool finished = other.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+        release.set_value();
+        holder.get();
+        CPPUNIT_ASSERT_MESSAGE("second transaction waited for the first", finished);
+        other.get();
+    }
+
+    void testPostgresRestartReconnects() {
+        auto& pg = PostgresFixture::instance();
+        auto store = Store::open(pg.freshDatabase());
+        // Warm several pooled sessions so all of them see the restart.
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 4; ++i) {
+            threads.emplace_back([&] { addJob(*store, makeJob("before")); });
+        }
+        for (auto& t : threads) t.join();
+
+        pg.restart();
+        const auto after = addJob(*store, makeJob("after"));  // reconnects, runs fn again
+        CPPUNIT_ASSERT(after > 0);
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(5), countJobs(*store));
+        CPPUNIT_ASSERT(store->ping());
+
+        // Down for longer than the retries: a StoreError, and ping says false.
+        pg.stop();
+        std::atomic<int> runs{0};
+        try {
+            store->transact([&](Tx& tx) {
+                ++runs;
+                tx.countFailedJobs();
+            });
+            pg.start();
+            CPPUNIT_FAIL("transact succeeded with the database down");
+        } catch (const StoreError&) {
+        }
+        CPPUNIT_ASSERT(!store->ping());
+        pg.start();
+        CPPUNIT_ASSERT(store->ping());
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(5), countJobs(*store));
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(StoreLifecycleTest);
+
+}  // namespace te::test

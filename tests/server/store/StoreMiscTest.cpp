@@ -1,0 +1,227 @@
+// Conformance: logs, settings, schedules and the callback outbox.
+#include "shared/Errors.h"
+#include "tests/server/store/StoreTestSupport.h"
+
+namespace te::test {
+namespace {
+
+CallbackEvent makeEvent(std::int64_t jobId, const std::string& url, const std::string& body) {
+    CallbackEvent e;
+    e.jobId = jobId;
+    e.url = url;
+    e.body = body;
+    e.headers = R"({"Workflow-Id":"52ec"})";
+    e.client = "demo-client";
+    return e;
+}
+
+std::vector<std::string> bodiesOf(const std::vector<CallbackEvent>& events) {
+    std::vector<std::string> bodies;
+    for (const auto& e : events) bodies.push_back(e.body);
+    return bodies;
+}
+
+}  // namespace
+
+class StoreMiscTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(StoreMiscTest);
+    CPPUNIT_TEST(testLogs);
+    CPPUNIT_TEST(testSettings);
+    CPPUNIT_TEST(testSchedules);
+    CPPUNIT_TEST(testOutboxOrderPerJobAndUrl);
+    CPPUNIT_TEST(testOutboxCountsAndUpdate);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void testLogs() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            store->transact([&](Tx& tx) {
+                for (int i = 0; i < 5; ++i) {
+                    LogEntry e;
+                    e.jobId = jobId;
+                    e.taskId = i;
+                    e.severity = i == 4 ? Severity::Error : Severity::Info;
+                    e.progname = "worker";
+                    e.message = "line " + std::to_string(i);
+                    const TimeMs before = nowMs();
+                    CPPUNIT_ASSERT(tx.appendLog(e) > 0);
+                    CPPUNIT_ASSERT(e.createdAt >= before);
+                }
+                LogEntry other;
+                other.jobId = jobId + 1;
+                other.message = "other job";
+                other.createdAt = 42;
+                tx.appendLog(other);
+            });
+            store->transact([&](Tx& tx) {
+                auto all = tx.listLogs(jobId, 0);
+                CPPUNIT_ASSERT_EQUAL(size_t(5), all.size());
+                for (size_t i = 0; i < all.size(); ++i) {
+                    CPPUNIT_ASSERT_EQUAL("line " + std::to_string(i), all[i].message);
+                    CPPUNIT_ASSERT_EQUAL(std::int64_t(i), all[i].taskId);
+                    CPPUNIT_ASSERT_EQUAL(std::string("worker"), all[i].progname);
+                    CPPUNIT_ASSERT_EQUAL(jobId, all[i].jobId);
+                }
+                CPPUNIT_ASSERT(all[4].severity == Severity::Error);
+                auto first = tx.listLogs(jobId, 2);
+                CPPUNIT_ASSERT_EQUAL(size_t(2), first.size());
+                CPPUNIT_ASSERT_EQUAL(std::string("line 0"), first[0].message);
+                auto other = tx.listLogs(jobId + 1, 0);
+                CPPUNIT_ASSERT_EQUAL(size_t(1), other.size());
+                CPPUNIT_ASSERT_EQUAL(TimeMs(42), other[0].createdAt);
+                CPPUNIT_ASSERT(tx.listLogs(777777, 0).empty());
+            });
+        });
+    }
+
+    void testSettings() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            store->transact([](Tx& tx) {
+                CPPUNIT_ASSERT(tx.settings().empty());
+                tx.putSetting("max_jobs", "2");
+                tx.putSetting("retry_delay", "5");
+                tx.putSetting("max_jobs", "8");  // upsert
+            });
+            store->transact([](Tx& tx) {
+                auto s = tx.settings();
+                CPPUNIT_ASSERT_EQUAL(size_t(2), s.size());
+                CPPUNIT_ASSERT_EQUAL(std::string("8"), s["max_jobs"]);
+                CPPUNIT_ASSERT_EQUAL(std::string("5"), s["retry_delay"]);
+            });
+        });
+    }
+
+    void testSchedules() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            Schedule queue;
+            queue.name = "queue_scheduled_jobs";
+            queue.className = "QueueJobs";
+            queue.everySec = 60;
+            queue.description = "Queue scheduled jobs";
+            Schedule purge = queue;
+            purge.name = "purge_jobs";
+            purge.className = "PurgeJobs";
+            store->transact([&](Tx& tx) {
+                tx.ensureSchedule(queue);
+                tx.ensureSchedule(purge);
+                tx.setScheduleActive("purge_jobs", false);
+            });
+            // A restart re-ensures the schedules with new timings: active stays as set.
+            purge.everySec = 3600;
+            purge.description = "Purge old jobs";
+            purge.active = true;
+            store->transact([&](Tx& tx) {
+                tx.ensureSchedule(purge);
+                auto list = tx.schedules();
+                CPPUNIT_ASSERT_EQUAL(size_t(2), list.size());
+                const Schedule& p = list[0].name == "purge_jobs" ? list[0] : list[1];
+                const Schedule& q = list[0].name == "purge_jobs" ? list[1] : list[0];
+                CPPUNIT_ASSERT_EQUAL(std::string("purge_jobs"), p.name);
+                CPPUNIT_ASSERT(!p.active);
+                CPPUNIT_ASSERT_EQUAL(3600, p.everySec);
+                CPPUNIT_ASSERT_EQUAL(std::string("Purge old jobs"), p.description);
+                CPPUNIT_ASSERT_EQUAL(std::string("PurgeJobs"), p.className);
+                CPPUNIT_ASSERT_EQUAL(std::string("scheduler"), p.queue);
+                CPPUNIT_ASSERT(q.active);
+                CPPUNIT_ASSERT_EQUAL(5, q.firstInSec);
+            });
+            CPPUNIT_ASSERT_THROW(
+                store->transact([](Tx& tx) { tx.setScheduleActive("nope", true); }), NotFoundError);
+        });
+    }
+
+    void testOutboxOrderPerJobAndUrl() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto job1 = addJob(*store, makeJob("c"));
+            const auto job2 = addJob(*store, makeJob("c"));
+            // job1 → A: a1, a2, a3; job1 → B: b1; job2 → A: c1 (not yet due).
+            std::vector<CallbackEvent> e = {
+                makeEvent(job1, "http://a/cb", "a1"), makeEvent(job1, "http://a/cb", "a2"),
+                makeEvent(job1, "http://b/cb", "b1"), makeEvent(job1, "http://a/cb", "a3"),
+                makeEvent(job2, "http://a/cb", "c1")};
+            e[4].nextAttemptAt = 5000;
+            for (auto& ev : e) ev.createdAt = 10;  // explicit, kept
+            for (size_t i = 0; i < 4; ++i) e[i].nextAttemptAt = 100;
+            store->transact([&](Tx& tx) {
+                for (auto& ev : e) CPPUNIT_ASSERT(tx.enqueueCallback(ev) > 0);
+            });
+            using Bodies = std::vector<std::string>;
+            store->transact([&](Tx& tx) {
+                CPPUNIT_ASSERT(Bodies({"a1", "b1"}) == bodiesOf(tx.dueCallbacks(1000, 10)));
+                CPPUNIT_ASSERT(Bodies({"a1"}) == bodiesOf(tx.dueCallbacks(1000, 1)));
+                CPPUNIT_ASSERT(tx.dueCallbacks(50, 10).empty());
+                CPPUNIT_ASSERT(Bodies({"a1", "b1", "c1"}) == bodiesOf(tx.dueCallbacks(6000, 10)));
+            });
+            // a1 fails and backs off: its chain waits (a2 is due but not the head).
+            e[0].attempts = 1;
+            e[0].lastError = "HTTP 503";
+            e[0].nextAttemptAt = 2000;
+            store->transact([&](Tx& tx) {
+                tx.updateCallback(e[0]);
+                CPPUNIT_ASSERT(Bodies({"b1"}) == bodiesOf(tx.dueCallbacks(1000, 10)));
+                CPPUNIT_ASSERT(Bodies({"a1", "b1"}) == bodiesOf(tx.dueCallbacks(2000, 10)));
+            });
+            // a1 delivered, b1 dead: a2 becomes the head.
+            e[0].state = CallbackEvent::State::Delivered;
+            e[0].deliveredAt = 2100;
+            e[2].state = CallbackEvent::State::Dead;
+            store->transact([&](Tx& tx) {
+                tx.updateCallback(e[0]);
+                tx.updateCallback(e[2]);
+                CPPUNIT_ASSERT(Bodies({"a2"}) == bodiesOf(tx.dueCallbacks(2200, 10)));
+            });
+            store->transact([&](Tx& tx) {
+                auto list = tx.listCallbacks(job1);
+                CPPUNIT_ASSERT(Bodies({"a1", "a2", "b1", "a3"}) == bodiesOf(list));
+                CPPUNIT_ASSERT(list[0].state == CallbackEvent::State::Delivered);
+                CPPUNIT_ASSERT_EQUAL(1, list[0].attempts);
+                CPPUNIT_ASSERT_EQUAL(std::string("HTTP 503"), list[0].lastError);
+                CPPUNIT_ASSERT_EQUAL(TimeMs(2100), list[0].deliveredAt);
+                CPPUNIT_ASSERT_EQUAL(TimeMs(10), list[0].createdAt);
+                CPPUNIT_ASSERT_EQUAL(std::string(R"({"Workflow-Id":"52ec"})"), list[0].headers);
+                CPPUNIT_ASSERT_EQUAL(std::string("demo-client"), list[0].client);
+                CPPUNIT_ASSERT(list[2].state == CallbackEvent::State::Dead);
+            });
+        });
+    }
+
+    void testOutboxCountsAndUpdate() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto job = addJob(*store, makeJob("c"));
+            CallbackEvent ev = makeEvent(job, "http://x", "{}");
+            const TimeMs before = nowMs();
+            store->transact([&](Tx& tx) {
+                CallbackCounts none = tx.callbackCounts();
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(0), none.pending + none.delivered + none.dead);
+                tx.enqueueCallback(ev);
+                CallbackEvent second = makeEvent(job, "http://x", "{}");
+                tx.enqueueCallback(second);
+                second.state = CallbackEvent::State::Dead;
+                tx.updateCallback(second);
+                CallbackEvent third = makeEvent(job, "http://y", "{}");
+                third.state = CallbackEvent::State::Delivered;
+                tx.enqueueCallback(third);
+            });
+            // Defaults: created and due now.
+            CPPUNIT_ASSERT(ev.createdAt >= before);
+            CPPUNIT_ASSERT_EQUAL(ev.createdAt, ev.nextAttemptAt);
+            store->transact([&](Tx& tx) {
+                CallbackCounts c = tx.callbackCounts();
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), c.pending);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), c.delivered);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), c.dead);
+                CPPUNIT_ASSERT_EQUAL(size_t(1), tx.dueCallbacks(nowMs(), 10).size());
+            });
+        });
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(StoreMiscTest);
+
+}  // namespace te::test

@@ -1,0 +1,293 @@
+// Conformance: tasks (rows, claims, leases, targeted copies, counts).
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "shared/Errors.h"
+#include "tests/server/store/StoreTestSupport.h"
+
+namespace te::test {
+namespace {
+
+std::vector<std::int64_t> idsOf(const std::vector<Task>& tasks) {
+    std::vector<std::int64_t> ids;
+    for (const auto& t : tasks) ids.push_back(t.id);
+    return ids;
+}
+
+std::int64_t addTask(Store& store, Task& task) {
+    store.transact([&](Tx& tx) { tx.insertTask(task); });
+    return task.id;
+}
+std::int64_t addTask(Store& store, Task&& task) { return addTask(store, task); }
+
+}  // namespace
+
+class StoreTasksTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(StoreTasksTest);
+    CPPUNIT_TEST(testInsertFindUpdate);
+    CPPUNIT_TEST(testClaim);
+    CPPUNIT_TEST(testLeases);
+    CPPUNIT_TEST(testStatesTargetedAndCounts);
+    CPPUNIT_TEST(testConcurrentClaimsNeverShareATask);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void testInsertFindUpdate() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            Task task = makeTask(jobId, "gpu", 3);
+            task.stage = 1;
+            task.kind = TaskKind::Spawn;
+            task.state = TaskState::Waiting;
+            task.maxAttempts = 4;
+            task.builtin = "sleep";
+            task.args = R"(["-i","in.mp4"])";
+            task.timeoutSec = 30;
+            const TimeMs before = nowMs();
+            store->transact([&](Tx& tx) { CPPUNIT_ASSERT(tx.insertTask(task) > 0); });
+            CPPUNIT_ASSERT(task.createdAt >= before);
+
+            std::optional<Task> found;
+            store->transact([&](Tx& tx) { found = tx.findTask(task.id); });
+            CPPUNIT_ASSERT(found);
+            CPPUNIT_ASSERT_EQUAL(jobId, found->jobId);
+            CPPUNIT_ASSERT_EQUAL(1, found->stage);
+            CPPUNIT_ASSERT_EQUAL(std::string("encode"), found->name);
+            CPPUNIT_ASSERT(found->kind == TaskKind::Spawn);
+            CPPUNIT_ASSERT(found->state == TaskState::Waiting);
+            CPPUNIT_ASSERT_EQUAL(std::string("gpu"), found->queue);
+            CPPUNIT_ASSERT_EQUAL(3, found->priority);
+            CPPUNIT_ASSERT_EQUAL(4, found->maxAttempts);
+            CPPUNIT_ASSERT_EQUAL(1, found->attempt);
+            CPPUNIT_ASSERT_EQUAL(std::string("sleep"), found->builtin);
+            CPPUNIT_ASSERT_EQUAL(task.args, found->args);
+            CPPUNIT_ASSERT_EQUAL(30, found->timeoutSec);
+            CPPUNIT_ASSERT(!found->exitCode);  // NULL until the task exits
+            CPPUNIT_ASSERT_EQUAL(task.createdAt, found->createdAt);
+
+            Task changed = *found;
+            changed.state = TaskState::Failed;
+            changed.exitCode = 0;  // a real 0, not "none"
+            changed.output = R"({"k":"v"})";
+            changed.message = "exit 0 but failed";
+            changed.worker = "w1";
+            changed.startedAt = 10;
+            changed.finishedAt = 20;
+            changed.notBefore = 30;
+            changed.leaseUntil = 40;
+            store->transact([&](Tx& tx) { tx.updateTask(changed); });
+            store->transact([&](Tx& tx) { found = tx.findTask(task.id); });
+            CPPUNIT_ASSERT(found->state == TaskState::Failed);
+            CPPUNIT_ASSERT(found->exitCode && *found->exitCode == 0);
+            CPPUNIT_ASSERT_EQUAL(changed.output, found->output);
+            CPPUNIT_ASSERT_EQUAL(changed.message, found->message);
+            CPPUNIT_ASSERT_EQUAL(std::string("w1"), found->worker);
+            CPPUNIT_ASSERT_EQUAL(TimeMs(20), found->finishedAt);
+            CPPUNIT_ASSERT_EQUAL(TimeMs(40), found->leaseUntil);
+            changed.exitCode.reset();
+            store->transact([&](Tx& tx) { tx.updateTask(changed); });
+            store->transact([&](Tx& tx) { CPPUNIT_ASSERT(!tx.findTask(task.id)->exitCode); });
+
+            const auto second = addTask(*store, makeTask(jobId));
+            const auto otherJob = addJob(*store, makeJob("c"));
+            addTask(*store, makeTask(otherJob));
+            store->transact([&](Tx& tx) {
+                CPPUNIT_ASSERT(std::vector<std::int64_t>({task.id, second}) ==
+                               idsOf(tx.listTasks(jobId)));
+                CPPUNIT_ASSERT(!tx.findTask(999999));
+                CPPUNIT_ASSERT(tx.listTasks(999999).empty());
+            });
+            Task ghost = makeTask(jobId);
+            ghost.id = 999999;
+            CPPUNIT_ASSERT_THROW(store->transact([&](Tx& tx) { tx.updateTask(ghost); }),
+                                 NotFoundError);
+            // A task needs its job.
+            CPPUNIT_ASSERT_THROW(addTask(*store, makeTask(888888)), StoreError);
+        });
+    }
+
+    void testClaim() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            const auto low = addTask(*store, makeTask(jobId, "work", 7));
+            const auto urgent = addTask(*store, makeTask(jobId, "work", 1));
+            const auto normal = addTask(*store, makeTask(jobId, "work", 5));
+            const auto otherQueue = addTask(*store, makeTask(jobId, "gpu", 0));
+            Task waiting = makeTask(jobId, "work", 0);
+            waiting.state = TaskState::Waiting;
+            addTask(*store, waiting);
+            Task delayed = makeTask(jobId, "work", 0);
+            delayed.notBefore = 5000;
+            const auto delayedId = addTask(*store, delayed);
+            Task targeted = makeTask(jobId, "work", 0);
+            targeted.targetWorker = "w2";
+            const auto targetedId = addTask(*store, targeted);
+
+            using Ids = std::vector<std::int64_t>;
+            std::vector<Task> claimed;
+            store->transact(
+                [&](Tx& tx) { claimed = tx.claimTasks({"work"}, "w1", 2, 1000, 9000); });
+            CPPUNIT_ASSERT(Ids({urgent, normal}) == idsOf(claimed));
+            for (const Task& t : claimed) {
+                CPPUNIT_ASSERT(t.state == TaskState::Assigned);
+                CPPUNIT_ASSERT_EQUAL(std::string("w1"), t.worker);
+                CPPUNIT_ASSERT_EQUAL(TimeMs(9000), t.leaseUntil);
+                CPPUNIT_ASSERT_EQUAL(1, t.attempt);
+            }
+            store->transact([&](Tx& tx) {
+                auto stored = tx.findTask(urgent);
+                CPPUNIT_ASSERT(stored->state == TaskState::Assigned);
+                CPPUNIT_ASSERT_EQUAL(std::string("w1"), stored->worker);
+                // Already assigned tasks are not claimed twice; the rest waits its turn.
+                CPPUNIT_ASSERT(Ids({low}) == idsOf(tx.claimTasks({"work"}, "w1", 10, 1000, 9000)));
+                CPPUNIT_ASSERT(tx.claimTasks({"work"}, "w1", 10, 1000, 9000).empty());
+                // The targeted copy goes only to its worker; the delayed one after notBefore.
+                CPPUNIT_ASSERT(Ids({targetedId}) ==
+                               idsOf(tx.claimTasks({"work"}, "w2", 10, 1000, 9000)));
+                CPPUNIT_ASSERT(Ids({delayedId}) ==
+                               idsOf(tx.claimTasks({"work"}, "w3", 10, 5000, 9000)));
+                CPPUNIT_ASSERT(tx.claimTasks({}, "w3", 10, 5000, 9000).empty());
+                CPPUNIT_ASSERT(
+                    Ids({otherQueue}) ==
+                    idsOf(tx.claimTasks({"cpu", "gpu", "x' OR 1=1 --"}, "w3", 10, 5000, 9000)));
+            });
+        });
+    }
+
+    void testLeases() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            for (int i = 0; i < 3; ++i) addTask(*store, makeTask(jobId));
+            std::vector<Task> mine, theirs;
+            store->transact([&](Tx& tx) {
+                mine = tx.claimTasks({"work"}, "w1", 2, 100, 1000);
+                theirs = tx.claimTasks({"work"}, "w2", 1, 100, 1000);
+            });
+            mine[1].state = TaskState::Running;
+            store->transact([&](Tx& tx) { tx.updateTask(mine[1]); });
+            store->transact([&](Tx& tx) {
+                CPPUNIT_ASSERT_EQUAL(2, tx.renewLeases("w1", 5000));
+                CPPUNIT_ASSERT_EQUAL(0, tx.renewLeases("nobody", 5000));
+                CPPUNIT_ASSERT(tx.expiredLeases(999, 10).empty());
+                // Only w2's lease ended by 2000.
+                auto expired = tx.expiredLeases(2000, 10);
+                CPPUNIT_ASSERT(std::vector<std::int64_t>({theirs[0].id}) == idsOf(expired));
+                CPPUNIT_ASSERT_EQUAL(size_t(3), tx.expiredLeases(6000, 10).size());
+                CPPUNIT_ASSERT_EQUAL(size_t(1), tx.expiredLeases(6000, 1).size());
+            });
+            // A finished task holds no lease.
+            mine[0].state = TaskState::Completed;
+            store->transact([&](Tx& tx) {
+                tx.updateTask(mine[0]);
+                CPPUNIT_ASSERT_EQUAL(1, tx.renewLeases("w1", 7000));
+                CPPUNIT_ASSERT_EQUAL(size_t(2), tx.expiredLeases(8000, 10).size());
+            });
+        });
+    }
+
+    void testStatesTargetedAndCounts() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            const auto otherJob = addJob(*store, makeJob("c"));
+            const std::vector<std::pair<std::string, TaskState>> rows = {
+                {"work", TaskState::Queued},    {"work", TaskState::Queued},
+                {"work", TaskState::Assigned},  {"gpu", TaskState::Running},
+                {"gpu", TaskState::Completed},  {"gpu", TaskState::Failed},
+                {"work", TaskState::Retried},   {"work", TaskState::Incomplete},
+                {"work", TaskState::Cancelled}, {"work", TaskState::Waiting}};
+            std::vector<std::int64_t> ids;
+            for (const auto& [queue, state] : rows) {
+                Task t = makeTask(jobId, queue);
+                t.state = state;
+                ids.push_back(addTask(*store, t));
+            }
+            Task elsewhere = makeTask(otherJob);
+            elsewhere.state = TaskState::Running;
+            addTask(*store, elsewhere);
+            Task oldTarget = makeTask(otherJob);
+            oldTarget.targetWorker = "w9";
+            oldTarget.createdAt = 100;
+            const auto oldTargetId = addTask(*store, oldTarget);
+            Task newTarget = oldTarget;
+            newTarget.createdAt = 900;
+            addTask(*store, newTarget);
+            Task assignedTarget = oldTarget;
+            assignedTarget.state = TaskState::Assigned;
+            addTask(*store, assignedTarget);
+
+            store->transact([&](Tx& tx) {
+                using Ids = std::vector<std::int64_t>;
+                CPPUNIT_ASSERT(
+                    Ids({ids[2], ids[3]}) ==
+                    idsOf(tx.tasksInStates(jobId, {TaskState::Running, TaskState::Assigned})));
+                CPPUNIT_ASSERT(tx.tasksInStates(jobId, {}).empty());
+                CPPUNIT_ASSERT(Ids({oldTargetId}) == idsOf(tx.undeliveredTargeted(500, 10)));
+
+                auto byQueue = tx.taskCountsByQueue();
+                CPPUNIT_ASSERT_EQUAL(size_t(2), byQueue.size());
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(4), byQueue["work"].pending);  // 2 + 2 targeted
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(3), byQueue["work"].working);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(0), byQueue["gpu"].pending);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), byQueue["gpu"].working);
+
+                TaskTotals totals = tx.taskTotals();
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), totals.failed);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(8), totals.pending);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(4), totals.processed);
+            });
+        });
+    }
+
+    // Four threads claim from one queue at once: every task is claimed exactly once. On
+    // PostgreSQL this runs transactions side by side (SKIP LOCKED); on SQLite serialized.
+    void testConcurrentClaimsNeverShareATask() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            const int total = 200;
+            store->transact([&](Tx& tx) {
+                for (int i = 0; i < total; ++i) {
+                    Task t = makeTask(jobId);
+                    tx.insertTask(t);
+                }
+            });
+            std::mutex mutex;
+            std::vector<std::int64_t> claimed;
+            std::atomic<int> errors{0};
+            std::vector<std::thread> threads;
+            for (int w = 0; w < 4; ++w) {
+                threads.emplace_back([&, w] {
+                    try {
+                        for (;;) {
+                            std::vector<Task> got;
+                            store->transact([&](Tx& tx) {
+                                got = tx.claimTasks({"work"}, "w" + std::to_string(w), 3, nowMs(),
+                                                    nowMs() + 60000);
+                            });
+                            if (got.empty()) return;
+                            std::lock_guard<std::mutex> lock(mutex);
+                            for (const auto& t : got) claimed.push_back(t.id);
+                        }
+                    } catch (const std::exception&) {
+                        ++errors;
+                    }
+                });
+            }
+            for (auto& t : threads) t.join();
+            CPPUNIT_ASSERT_EQUAL(0, errors.load());
+            CPPUNIT_ASSERT_EQUAL(size_t(total), claimed.size());
+            CPPUNIT_ASSERT_EQUAL(size_t(total),
+                                 std::set<std::int64_t>(claimed.begin(), claimed.end()).size());
+        });
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(StoreTasksTest);
+
+}  // namespace te::test
