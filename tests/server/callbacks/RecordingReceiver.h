@@ -27,7 +27,9 @@ public:
         std::chrono::steady_clock::time_point at;
     };
 
-    explicit RecordingReceiver(int port = 0);  // 0: any free port
+    // port 0: any free port. pemFile non-empty: serve HTTPS with the certificate and key in
+    // it (clients trust it through SSL_CERT_FILE, which OpenSSL's default paths read).
+    explicit RecordingReceiver(int port = 0, std::string pemFile = "");
     ~RecordingReceiver();
     RecordingReceiver(const RecordingReceiver&) = delete;
     RecordingReceiver& operator=(const RecordingReceiver&) = delete;
@@ -54,6 +56,7 @@ public:
 
 private:
     int _port;
+    std::string _pemFile;
     std::unique_ptr<Poco::Net::HTTPServer> _server;
     mutable std::mutex _mu;
     std::deque<int> _script;
