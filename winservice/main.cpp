@@ -1,11 +1,10 @@
 // taskengine-winservice: the worker as a Windows service (winservice/ServiceApp).
-#include <windows.h>
+// POCO's headers first: they include winsock2.h before windows.h, as Windows requires.
+#include "winservice/ServiceApp.h"
+#include "winservice/ServiceRecovery.h"
 
 #include <cwchar>
 #include <iostream>
-
-#include "winservice/ServiceApp.h"
-#include "winservice/ServiceRecovery.h"
 
 // wmain, as POCO_SERVER_MAIN has it with POCO_WIN32_UTF8, plus one step after
 // /registerService: POCO registers the service but has no option for recovery actions.
