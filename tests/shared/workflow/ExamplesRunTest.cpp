@@ -102,11 +102,11 @@ public:
                              {{"stream_url", clip},
                               {"content_id", "asset-1"},
                               {"duration", "2"},
-                              {"output_dir", tmp.path()}},
+                              {"output_dir", tmp.file("vod/new")}},
                              {});
         CPPUNIT_ASSERT_MESSAGE(runner.log(), ok);
-        CPPUNIT_ASSERT(Poco::File(tmp.file("asset-1.ts")).getSize() > 0);
-        CPPUNIT_ASSERT(Poco::File(tmp.file("asset-1.mp4")).getSize() > 0);
+        CPPUNIT_ASSERT(Poco::File(tmp.file("vod/new/asset-1.ts")).getSize() > 0);
+        CPPUNIT_ASSERT(Poco::File(tmp.file("vod/new/asset-1.mp4")).getSize() > 0);
     }
 
 private:

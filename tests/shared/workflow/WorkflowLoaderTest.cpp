@@ -158,7 +158,7 @@ jobs:
         }
         const te::JobDef& vod = *set->findJob("vodcapture");
         CPPUNIT_ASSERT_EQUAL(std::string("windows_capture"),
-                             set->findTask(vod.stages.front().taskClass)->queue);
+                             set->findTask(vod.stages.at(1).taskClass)->queue);
         CPPUNIT_ASSERT_EQUAL(std::string("work"),
                              set->findTask(vod.stages.back().taskClass)->queue);
         const te::JobDef& enc = *set->findJob("encoding");
