@@ -23,7 +23,12 @@ namespace te::store {
 //
 // Lost connections: when a statement fails and the session cannot even roll back, the
 // session (and every idle one, which saw the same restart) is dropped and the work runs again
-// on a fresh connection, a few times with a short backoff, before StoreError.
+// on a fresh connection, a few times with a short backoff, before StoreError. A connection
+// that breaks during COMMIT leaves it unknown whether the commit happened; fn then runs again,
+// so its writes should be safe to repeat (the engine's are state transitions).
+//
+// fn must not call transact itself: on SQLite the one session is taken (a deadlock), on
+// PostgreSQL it would hold two sessions of the pool.
 class SociStore : public Store {
 public:
     // `connect` is the SOCI connection string (the URL without its scheme).

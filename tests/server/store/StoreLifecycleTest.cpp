@@ -38,6 +38,7 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testDataSurvivesReopenAndMigrationsAreIdempotent);
     CPPUNIT_TEST(testOpenErrors);
     CPPUNIT_TEST(testBackendAndPing);
+    CPPUNIT_TEST(testTwoSqliteStoresShareOneFile);
     CPPUNIT_TEST(testPostgresTransactionsRunConcurrently);
     CPPUNIT_TEST(testPostgresRestartReconnects);
     CPPUNIT_TEST_SUITE_END();
@@ -201,6 +202,29 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("postgresql"), pg->backend());
         CPPUNIT_ASSERT(sqlite->ping());
         CPPUNIT_ASSERT(pg->ping());
+    }
+
+    // Two servers (here: two Store objects) on one SQLite file write at the same time: the
+    // busy timeout and BEGIN IMMEDIATE make them wait for each other instead of failing.
+    void testTwoSqliteStoresShareOneFile() {
+        TempDir dir;
+        const std::string url = "sqlite3://db=" + dir.file("shared.db");
+        auto first = Store::open(url);
+        auto second = Store::open(url);
+        std::atomic<int> errors{0};
+        auto writer = [&](Store& store) {
+            try {
+                for (int i = 0; i < 100; ++i) addJob(store, makeJob("c"));
+            } catch (const std::exception&) {
+                ++errors;
+            }
+        };
+        std::thread a(writer, std::ref(*first));
+        std::thread b(writer, std::ref(*second));
+        a.join();
+        b.join();
+        CPPUNIT_ASSERT_EQUAL(0, errors.load());
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(200), countJobs(*first));
     }
 
     // While one transaction is open (and holds a row lock), another thread's transaction on a
