@@ -99,6 +99,8 @@ private:
     void resumeJob(Tx& tx, Effects& fx, Job& job);
     Task makeTask(const Job& job, int stage, const TaskClass& cls, TaskKind kind,
                   const Poco::JSON::Object::Ptr& element);
+    // Inserts a task made by makeTask; one that failed at birth is logged and called back.
+    void plan(Tx& tx, Effects& fx, const Job& job, Task& task);
     std::int64_t insertSubmission(Tx& tx, Job& job, const std::string& requestLog);
     void admitLocked(Effects& fx);
 

@@ -41,9 +41,15 @@ Task EngineImpl::makeTask(const Job& job, int stage, const TaskClass& cls, TaskK
     if (element) {
         for (const auto& kv : *element) values->set(kv.first, kv.second);
     }
-    for (const auto& [name, in] : cls.input) {
-        if (in.defaultValue && in.source != InputSource::Environment && !values->has(name)) {
-            values->set(name, *in.defaultValue);
+    // Defaults come last and fill only what nothing else gave: the job's inputs first (a
+    // submission may leave out an input that has a default), then the task class's.
+    const JobDef* def = _workflows->findJob(job.workflow);
+    for (const auto* inputs : {def ? &def->input : nullptr, &cls.input}) {
+        if (!inputs) continue;
+        for (const auto& [name, in] : *inputs) {
+            if (in.defaultValue && in.source != InputSource::Environment && !values->has(name)) {
+                values->set(name, *in.defaultValue);
+            }
         }
     }
     Task t;
@@ -61,7 +67,26 @@ Task EngineImpl::makeTask(const Job& job, int stage, const TaskClass& cls, TaskK
     t.inputs = json::stringify(json::fromStringMap(json::toStringMap(values)));
     t.timeoutSec = cls.timeoutSec;
     t.maxAttempts = 1 + cls.retries.value_or(_settings.retryLimit);
+    // A placeholder nothing can fill fails the task here: no worker and no retry could help.
+    // Environment inputs are the worker's to fill.
+    for (const auto& name : placeholdersOf(cls)) {
+        auto in = cls.input.find(name);
+        if (in != cls.input.end() && in->second.source == InputSource::Environment) continue;
+        if (!values->has(name)) {
+            t.state = TaskState::Failed;
+            t.message = "no value for input '" + name + "'";
+            t.finishedAt = nowMs();
+            break;
+        }
+    }
     return t;
+}
+
+void EngineImpl::plan(Tx& tx, Effects& fx, const Job& job, Task& task) {
+    tx.insertTask(task);
+    if (task.state != TaskState::Failed) return;
+    log(tx, job, task.id, Severity::Error, "controller", "'" + task.name + "' failed: " + task.message);
+    callback(tx, fx, job, &task, "fail", task.message);
 }
 
 void EngineImpl::startJob(Tx& tx, Effects& fx, Job& job) {
@@ -96,7 +121,7 @@ void EngineImpl::startStage(Tx& tx, Effects& fx, Job& job, int index) {
     if (!stage.spawnTask.empty()) {
         Task t = makeTask(job, index, *_workflows->findTask(stage.spawnTask), TaskKind::Spawn,
                           nullptr);
-        tx.insertTask(t);
+        plan(tx, fx, job, t);
         ++created;
     } else {
         const TaskClass& cls = *_workflows->findTask(stage.taskClass);
@@ -118,21 +143,19 @@ void EngineImpl::startStage(Tx& tx, Effects& fx, Job& job, int index) {
         }
         if (targets.empty() && !stage.broadcast) {
             Task t = makeTask(job, index, cls, TaskKind::Normal, nullptr);
-            tx.insertTask(t);
+            plan(tx, fx, job, t);
             ++created;
         }
         for (const auto& worker : targets) {
             Task t = makeTask(job, index, cls, TaskKind::Normal, nullptr);
             t.targetWorker = worker;
-            tx.insertTask(t);
+            plan(tx, fx, job, t);
             ++created;
         }
     }
-    if (created > 0) {
-        fx.tasksReady = true;
-    } else {
-        advance(tx, fx, job);
-    }
+    if (created > 0) fx.tasksReady = true;
+    // Nothing to wait for when the stage has no task, or only tasks that failed at birth.
+    advance(tx, fx, job);
 }
 
 void EngineImpl::advance(Tx& tx, Effects& fx, Job& job) {

@@ -127,14 +127,15 @@ void EngineImpl::taskDone(std::int64_t taskId, const std::string& worker,
                 size_t n = spawn ? spawn->size() : 0;
                 for (size_t i = 0; i < n; ++i) {
                     Task t = makeTask(*job, task.stage, cls, TaskKind::Normal, spawn->getObject(i));
-                    if (paused) t.state = TaskState::Waiting;
-                    tx.insertTask(t);
+                    if (paused && t.state == TaskState::Queued) t.state = TaskState::Waiting;
+                    plan(tx, fx, *job, t);
                 }
                 log(tx, *job, taskId, n ? Severity::Info : Severity::Warn, "controller",
                     "spawned " + std::to_string(n) + " '" + cls.key + "' task(s)" +
                         (spawn ? "" : " (the spawn task wrote no spawn.json)"));
                 if (n) fx.tasksReady = true;
             }
+
             advance(tx, fx, *job);
         });
     }

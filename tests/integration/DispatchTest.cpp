@@ -53,7 +53,7 @@ public:
         std::int64_t id = c.submit("stages", "{\"log\": \"" + log + "\"}");
         auto job = c.waitFinished(id);
         CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
-        CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
+        CPPUNIT_ASSERT_MESSAGE(c.logText(id), !job->getValue<bool>("failed"));
         // Stage order and routing in one: each stage appends "<stage> <worker>".
         CPPUNIT_ASSERT_EQUAL(std::string("first linux-1\nsecond capture-1\nthird linux-1\n"),
                              readFile(log));
