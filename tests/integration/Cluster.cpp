@@ -7,11 +7,13 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 
 #include "server/dispatch/Dispatcher.h"
 #include "shared/util/Json.h"
+#include "tests/support/PostgresFixture.h"
 
 namespace te::test {
 
@@ -31,7 +33,15 @@ Cluster::Cluster(Options options)
         c.apiKey = "secret";
         _options.clients.push_back(c);
     }
-    if (_options.database.empty()) _options.database = "sqlite3://db=" + _dir.file("te.db");
+    if (_options.database.empty()) {
+        // TE_TEST_BACKEND=postgresql runs the same end-to-end suite on a throwaway PostgreSQL.
+        const char* backend = std::getenv("TE_TEST_BACKEND");
+        if (backend && std::string(backend) == "postgresql") {
+            _options.database = PostgresFixture::instance().freshDatabase();
+        } else {
+            _options.database = "sqlite3://db=" + _dir.file("te.db");
+        }
+    }
 }
 
 Cluster::~Cluster() {
