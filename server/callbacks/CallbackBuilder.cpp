@@ -112,8 +112,8 @@ std::vector<CallbackEvent> CallbackBuilder::build(const Job& job, const Task* ta
     std::string bodyText = json::stringify(body);
 
     const ClientConfig* client = findClient(job.client);
-    std::string headers = json::stringify(
-        json::fromStringMap(client ? client->callbackHeaders : std::map<std::string, std::string>{}));
+    std::string headers = json::stringify(json::fromStringMap(
+        client ? client->callbackHeaders : std::map<std::string, std::string>{}));
 
     std::vector<CallbackEvent> out;
     for (const auto& url : urls) {

@@ -32,8 +32,7 @@ public:
     // event: "start", "complete" or "fail". task may be null for a job-level event.
     std::vector<CallbackEvent> build(const Job& job, const Task* task, const JobDef* workflow,
                                      const std::string& event, const std::string& message,
-                                     TimeMs at,
-                                     std::vector<std::string>* rejected = nullptr) const;
+                                     TimeMs at, std::vector<std::string>* rejected = nullptr) const;
 
     // The ordered, deduplicated endpoints for a job (the first half of build()).
     std::vector<std::string> endpoints(const Job& job, const JobDef* workflow,

@@ -124,8 +124,8 @@ void CallbackSender::Impl::dispatchLoop() {
             if (storeBackoffMs == 0 || storeBackoffMs == kStoreBackoffMaxMs) {
                 log.error("callback outbox unreadable, retrying: %s", std::string(e.what()));
             }
-            storeBackoffMs = std::min(kStoreBackoffMaxMs,
-                                      std::max(kStoreBackoffMinMs, storeBackoffMs * 2));
+            storeBackoffMs =
+                std::min(kStoreBackoffMaxMs, std::max(kStoreBackoffMinMs, storeBackoffMs * 2));
         }
         {
             std::lock_guard<std::mutex> lock(mu);

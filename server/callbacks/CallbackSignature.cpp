@@ -44,8 +44,7 @@ std::string CallbackSignature::header(const std::string& secret, std::int64_t un
 }
 
 bool CallbackSignature::verify(const std::string& headerValue, const std::string& secret,
-                               const std::string& body, std::int64_t nowSeconds,
-                               int toleranceSec) {
+                               const std::string& body, std::int64_t nowSeconds, int toleranceSec) {
     Poco::StringTokenizer parts(headerValue, ",", Poco::StringTokenizer::TOK_TRIM);
     std::string t, v1;
     for (const auto& part : parts) {

@@ -1,8 +1,7 @@
 // Tests of server/callbacks/CallbackBuilder.cpp: which endpoints an event goes to, in what
 // order, and the exact body and headers of the overview's "Rest Endpoint Callbacks".
-#include <cppunit/extensions/HelperMacros.h>
-
 #include <Poco/JSON/Object.h>
+#include <cppunit/extensions/HelperMacros.h>
 
 #include "server/callbacks/CallbackBuilder.h"
 #include "shared/model/Time.h"
@@ -57,10 +56,10 @@ public:
                                    "http://job.example/b", "http://job.example/a",
                                    "http://shared.example/cb"]})"),
                               nullptr, &wf, "start", "", te::nowMs());
-        CPPUNIT_ASSERT(urlsOf(events) == (Strings{"http://job.example/a", "http://job.example/b",
-                                                  "http://shared.example/cb",
-                                                  "https://wf.example/hook",
-                                                  "http://client.example/cb"}));
+        CPPUNIT_ASSERT(
+            urlsOf(events) ==
+            (Strings{"http://job.example/a", "http://job.example/b", "http://shared.example/cb",
+                     "https://wf.example/hook", "http://client.example/cb"}));
     }
 
     void testSingleStringEndpoint() {
@@ -77,10 +76,11 @@ public:
                    "file:///etc/passwd", "not a url", "", "HTTP://UPPER.example/ok",
                    "http://ok.example/"]})"),
             nullptr, nullptr, "start", "", te::nowMs());
-        CPPUNIT_ASSERT(urlsOf(events) == (Strings{"HTTP://UPPER.example/ok", "http://ok.example/"}));
+        CPPUNIT_ASSERT(urlsOf(events) ==
+                       (Strings{"HTTP://UPPER.example/ok", "http://ok.example/"}));
         // rest_endpoints of a wrong type, or parameters that are not an object: no endpoint.
-        CPPUNIT_ASSERT(b.build(job(R"({"rest_endpoints": 5})"), nullptr, nullptr, "start", "", 0)
-                           .empty());
+        CPPUNIT_ASSERT(
+            b.build(job(R"({"rest_endpoints": 5})"), nullptr, nullptr, "start", "", 0).empty());
         CPPUNIT_ASSERT(b.build(job("[1]"), nullptr, nullptr, "start", "", 0).empty());
         CPPUNIT_ASSERT(b.build(job("{bad json"), nullptr, nullptr, "start", "", 0).empty());
     }
@@ -99,8 +99,8 @@ public:
         CPPUNIT_ASSERT(rejected == (Strings{"http://evil.example/b", "http://127.0.0.1:9/x",
                                             "http://shared.example/cb"}));
         // Without the out-parameter the same URLs are dropped all the same.
-        auto quiet = b.build(job(R"({"rest_endpoints": "http://evil.example/"})"), nullptr,
-                             nullptr, "start", "", 0);
+        auto quiet = b.build(job(R"({"rest_endpoints": "http://evil.example/"})"), nullptr, nullptr,
+                             "start", "", 0);
         CPPUNIT_ASSERT(urlsOf(quiet) == (Strings{"http://client.example/cb"}));
     }
 
@@ -110,14 +110,14 @@ public:
         task.name = "transcode";
         te::TimeMs at = *te::parseIso("2020-09-24T11:55:33.755Z");
         te::CallbackBuilder b({}, te::CallbackConfig{});
-        auto events =
-            b.build(job(R"({"rest_endpoints": "http://h.example/"})"), &task, nullptr, "complete",
-                    "x_drm_57d8.ism \"quoted\"", at);
+        auto events = b.build(job(R"({"rest_endpoints": "http://h.example/"})"), &task, nullptr,
+                              "complete", "x_drm_57d8.ism \"quoted\"", at);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), events.size());
         CPPUNIT_ASSERT_EQUAL(
-            std::string(R"({"job_id":42,"task_id":9001,"task_name":"transcode",)"
-                        R"("content_id":"content-7","event":"complete",)"
-                        R"("message":"x_drm_57d8.ism \"quoted\"","datetime":"2020-09-24T11:55:33Z"})"),
+            std::string(
+                R"({"job_id":42,"task_id":9001,"task_name":"transcode",)"
+                R"("content_id":"content-7","event":"complete",)"
+                R"("message":"x_drm_57d8.ism \"quoted\"","datetime":"2020-09-24T11:55:33Z"})"),
             events[0].body);
         CPPUNIT_ASSERT_EQUAL(std::int64_t(42), events[0].jobId);
         CPPUNIT_ASSERT_EQUAL(std::int64_t(9001), events[0].taskId);

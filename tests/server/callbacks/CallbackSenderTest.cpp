@@ -1,13 +1,12 @@
 // Tests of server/callbacks/CallbackSender.cpp against real HTTP receivers on 127.0.0.1 and a
 // real store on every backend: delivery, headers and signature, retries, order per job and
 // endpoint, restart durability, slow receivers, max age, database outages, stats.
+#include <Poco/Timestamp.h>
 #include <cppunit/extensions/HelperMacros.h>
 
-#include <Poco/Timestamp.h>
-
 #include <algorithm>
-#include <cstdlib>
 #include <atomic>
+#include <cstdlib>
 #include <thread>
 
 #include "server/callbacks/CallbackBuilder.h"
@@ -126,9 +125,10 @@ public:
 
             CPPUNIT_ASSERT_MESSAGE(dbUrl, waitUntil([&] { return receiver.count() == 1; }, 10s));
             CPPUNIT_ASSERT_MESSAGE(
-                dbUrl, waitUntil([&] {
-                    return allInState(*store, job.id, 1, CallbackEvent::State::Delivered);
-                }, 10s));
+                dbUrl,
+                waitUntil(
+                    [&] { return allInState(*store, job.id, 1, CallbackEvent::State::Delivered); },
+                    10s));
             auto r = receiver.requests().at(0);
             auto stored = callbacks(*store, job.id).at(0);
             CPPUNIT_ASSERT_EQUAL(std::string("POST"), r.method);
@@ -166,9 +166,9 @@ public:
             te::CallbackSender sender(*store, config);
             ::unsetenv("SSL_CERT_FILE");
             sender.start();
-            CPPUNIT_ASSERT(waitUntil([&] {
-                return allInState(*store, trusted.id, 1, CallbackEvent::State::Delivered);
-            }, 10s));
+            CPPUNIT_ASSERT(waitUntil(
+                [&] { return allInState(*store, trusted.id, 1, CallbackEvent::State::Delivered); },
+                10s));
             sender.stop();
         }
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), receiver.count());
@@ -177,13 +177,13 @@ public:
         enqueue(*store, config, untrusted, "tls");
         te::CallbackSender sender(*store, config);
         sender.start();
-        CPPUNIT_ASSERT(waitUntil([&] { return callbacks(*store, untrusted.id).at(0).attempts > 0; },
-                                 10s));
+        CPPUNIT_ASSERT(
+            waitUntil([&] { return callbacks(*store, untrusted.id).at(0).attempts > 0; }, 10s));
         sender.stop();
         auto event = callbacks(*store, untrusted.id).at(0);
         CPPUNIT_ASSERT(event.state == CallbackEvent::State::Pending);
-        CPPUNIT_ASSERT_MESSAGE(event.lastError,
-                               event.lastError.find("certificate verify failed") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(event.lastError, event.lastError.find("certificate verify failed") !=
+                                                    std::string::npos);
         CPPUNIT_ASSERT_EQUAL(std::size_t(1), receiver.count());
     }
 
@@ -200,9 +200,11 @@ public:
             enqueue(*store, config, job, "m");
             sender.wake();
 
-            CPPUNIT_ASSERT_MESSAGE(dbUrl, waitUntil([&] {
-                return allInState(*store, job.id, 1, CallbackEvent::State::Delivered);
-            }, 15s));
+            CPPUNIT_ASSERT_MESSAGE(
+                dbUrl,
+                waitUntil(
+                    [&] { return allInState(*store, job.id, 1, CallbackEvent::State::Delivered); },
+                    15s));
             auto stored = callbacks(*store, job.id).at(0);
             CPPUNIT_ASSERT_EQUAL(4, stored.attempts);
             CPPUNIT_ASSERT_EQUAL(std::size_t(4), receiver.count());
@@ -239,10 +241,14 @@ public:
             }
             sender.start();
 
-            CPPUNIT_ASSERT_MESSAGE(dbUrl, waitUntil([&] {
-                return allInState(*store, a.id, n, CallbackEvent::State::Delivered) &&
-                       allInState(*store, b.id, n, CallbackEvent::State::Delivered);
-            }, 20s));
+            CPPUNIT_ASSERT_MESSAGE(
+                dbUrl, waitUntil(
+                           [&] {
+                               return allInState(*store, a.id, n,
+                                                 CallbackEvent::State::Delivered) &&
+                                      allInState(*store, b.id, n, CallbackEvent::State::Delivered);
+                           },
+                           20s));
             for (std::int64_t jobId : {a.id, b.id}) {
                 std::vector<std::string> seen, accepted;
                 for (const auto& r : receiver.requests()) {
@@ -274,9 +280,9 @@ public:
                 jobId = job.id;
                 for (int i = 0; i < 3; ++i) enqueue(*store, config, job, "m" + std::to_string(i));
                 sender.wake();
-                CPPUNIT_ASSERT_MESSAGE(dbUrl, waitUntil([&] {
-                    return callbacks(*store, jobId).at(0).attempts >= 2;
-                }, 10s));
+                CPPUNIT_ASSERT_MESSAGE(
+                    dbUrl,
+                    waitUntil([&] { return callbacks(*store, jobId).at(0).attempts >= 2; }, 10s));
                 auto events = callbacks(*store, jobId);
                 CPPUNIT_ASSERT_EQUAL(std::string("connection refused"), events[0].lastError);
                 CPPUNIT_ASSERT_EQUAL(0, events[1].attempts);  // the chain waits for its head
@@ -287,9 +293,11 @@ public:
             auto store = te::Store::open(dbUrl);
             te::CallbackSender sender(*store, config);
             sender.start();
-            CPPUNIT_ASSERT_MESSAGE(dbUrl, waitUntil([&] {
-                return allInState(*store, jobId, 3, CallbackEvent::State::Delivered);
-            }, 10s));
+            CPPUNIT_ASSERT_MESSAGE(
+                dbUrl,
+                waitUntil(
+                    [&] { return allInState(*store, jobId, 3, CallbackEvent::State::Delivered); },
+                    10s));
             auto requests = receiver.requests();
             CPPUNIT_ASSERT_EQUAL(std::size_t(3), requests.size());
             for (int i = 0; i < 3; ++i) {
@@ -346,9 +354,10 @@ public:
             enqueue(*store, config, job, "old", te::nowMs() - 10000);
             sender.wake();
 
-            CPPUNIT_ASSERT_MESSAGE(dbUrl, waitUntil([&] {
-                return allInState(*store, job.id, 1, CallbackEvent::State::Dead);
-            }, 10s));
+            CPPUNIT_ASSERT_MESSAGE(
+                dbUrl,
+                waitUntil([&] { return allInState(*store, job.id, 1, CallbackEvent::State::Dead); },
+                          10s));
             std::this_thread::sleep_for(300ms);  // a dead event is not tried again
             CPPUNIT_ASSERT_EQUAL(std::size_t(1), receiver.count());
             auto stored = callbacks(*store, job.id).at(0);
@@ -360,9 +369,9 @@ public:
                 return l.progname == "callback" && l.severity == te::Severity::Error;
             });
             CPPUNIT_ASSERT(it != logs.end());
-            CPPUNIT_ASSERT_EQUAL("callback to " + receiver.url() +
-                                     " abandoned after 1 attempts: HTTP 500",
-                                 it->message);
+            CPPUNIT_ASSERT_EQUAL(
+                "callback to " + receiver.url() + " abandoned after 1 attempts: HTTP 500",
+                it->message);
             CPPUNIT_ASSERT_EQUAL(job.id, it->jobId);
             sender.stop();
         });
@@ -392,9 +401,9 @@ public:
             store.setDown(true);
             std::this_thread::sleep_for(800ms);
             store.setDown(false);
-            CPPUNIT_ASSERT(waitUntil([&] {
-                return allInState(*real, job.id, 1, CallbackEvent::State::Delivered);
-            }, 10s));
+            CPPUNIT_ASSERT(waitUntil(
+                [&] { return allInState(*real, job.id, 1, CallbackEvent::State::Delivered); },
+                10s));
             std::this_thread::sleep_for(200ms);
             CPPUNIT_ASSERT_EQUAL(std::size_t(1), receiver.count());
             sender.stop();
@@ -418,12 +427,15 @@ public:
                 enqueue(*store, config, b, "b");
             }
             sender.start();
-            CPPUNIT_ASSERT_MESSAGE(dbUrl, waitUntil([&] {
-                auto s = sender.stats();
-                return s.pending == 4 && s.working == 0 &&
-                       callbacks(*store, a.id).at(0).attempts == 1 &&
-                       callbacks(*store, b.id).at(0).attempts == 1;
-            }, 5s));
+            CPPUNIT_ASSERT_MESSAGE(dbUrl,
+                                   waitUntil(
+                                       [&] {
+                                           auto s = sender.stats();
+                                           return s.pending == 4 && s.working == 0 &&
+                                                  callbacks(*store, a.id).at(0).attempts == 1 &&
+                                                  callbacks(*store, b.id).at(0).attempts == 1;
+                                       },
+                                       5s));
             sender.stop();
         });
     }

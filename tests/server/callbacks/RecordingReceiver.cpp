@@ -1,11 +1,11 @@
 #include "tests/server/callbacks/RecordingReceiver.h"
 
+#include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/Context.h>
 #include <Poco/Net/SecureServerSocket.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -65,9 +65,9 @@ RecordingReceiver::~RecordingReceiver() { stop(); }
 void RecordingReceiver::start() {
     Poco::Net::ServerSocket socket;
     if (!_pemFile.empty()) {
-        Poco::Net::Context::Ptr tls = new Poco::Net::Context(
-            Poco::Net::Context::TLS_SERVER_USE, _pemFile, _pemFile, "",
-            Poco::Net::Context::VERIFY_NONE);
+        Poco::Net::Context::Ptr tls =
+            new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, _pemFile, _pemFile, "",
+                                   Poco::Net::Context::VERIFY_NONE);
         socket = Poco::Net::SecureServerSocket(tls);
     }
     socket.bind(Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(_port)), true);
@@ -87,8 +87,8 @@ void RecordingReceiver::stop() {
 }
 
 std::string RecordingReceiver::url(const std::string& path) const {
-    return (_pemFile.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") +
-           std::to_string(_port) + path;
+    return (_pemFile.empty() ? "http://127.0.0.1:" : "https://127.0.0.1:") + std::to_string(_port) +
+           path;
 }
 
 void RecordingReceiver::script(const std::vector<int>& statuses) {
