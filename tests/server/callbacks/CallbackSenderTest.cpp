@@ -100,6 +100,7 @@ class CallbackSenderTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSlowReceiverBlocksNobody);
     CPPUNIT_TEST(testMaxAgeMarksDeadAndLogs);
     CPPUNIT_TEST(testSurvivesStoreOutage);
+    CPPUNIT_TEST(testSurvivesPostgresRestart);
     CPPUNIT_TEST(testStats);
     CPPUNIT_TEST_SUITE_END();
 
@@ -408,6 +409,33 @@ public:
             CPPUNIT_ASSERT_EQUAL(std::size_t(1), receiver.count());
             sender.stop();
         });
+    }
+
+    // The real thing: the PostgreSQL server goes away under a running sender and comes back.
+    void testSurvivesPostgresRestart() {
+        auto& pg = te::test::PostgresFixture::instance();
+        RecordingReceiver receiver;
+        receiver.start();
+        auto store = te::Store::open(pg.freshDatabase());
+        auto config = makeConfig();
+        te::CallbackSender sender(*store, config);
+        sender.start();
+        te::Job job = insertJob(*store, {receiver.url()});
+        enqueue(*store, config, job, "before");
+        sender.wake();
+        CPPUNIT_ASSERT(waitUntil([&] { return receiver.count() == 1; }, 10s));
+
+        pg.stop();
+        std::this_thread::sleep_for(700ms);  // the sender polls a dead database meanwhile
+        pg.start();
+        enqueue(*store, config, job, "after");
+        sender.wake();
+        CPPUNIT_ASSERT(waitUntil(
+            [&] { return allInState(*store, job.id, 2, CallbackEvent::State::Delivered); }, 15s));
+        auto requests = receiver.requests();
+        CPPUNIT_ASSERT_EQUAL(std::size_t(2), requests.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("after"), messageOf(requests[1]));
+        sender.stop();
     }
 
     void testStats() {
