@@ -116,6 +116,8 @@ set(CPACK_DEBIAN_WORKER_PACKAGE_NAME taskengine-worker)
 # adduser for the postinst; systemd units are optional to use, so systemd is not required.
 set(CPACK_DEBIAN_SERVER_PACKAGE_DEPENDS "adduser")
 set(CPACK_DEBIAN_WORKER_PACKAGE_DEPENDS "adduser")
+# The example workflows' helper programs are Python; their media steps run ffmpeg.
+set(CPACK_DEBIAN_WORKER_PACKAGE_RECOMMENDS "python3, ffmpeg")
 set(CPACK_COMPONENT_SERVER_DESCRIPTION
     "Task Engine server\n REST API, scheduler, ZeroMQ dispatcher and callback sender.")
 set(CPACK_COMPONENT_WORKER_DESCRIPTION
