@@ -38,7 +38,12 @@ std::string RequestBody::read(Poco::Net::HTTPServerRequest& request, const HttpC
 Poco::JSON::Object::Ptr RequestBody::readObject(Poco::Net::HTTPServerRequest& request,
                                                 const HttpConfig& limits) {
     std::string text = read(request, limits);
-    if (text.empty()) throw ValidationError("the body must be a JSON object");
+    // Say so plainly for a scalar or an array (POCO's parser has odd words for a top-level
+    // scalar); syntax errors inside an object still come from the parser.
+    std::size_t first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string::npos || text[first] != '{') {
+        throw ValidationError("malformed JSON: the body must be a JSON object");
+    }
     return json::parseObject(text, static_cast<std::size_t>(limits.maxJsonDepth));
 }
 

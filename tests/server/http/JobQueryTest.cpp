@@ -93,7 +93,10 @@ public:
             CPPUNIT_ASSERT_EQUAL(idList({j.j5, j.j4}), list(demo, "?limit=2&asc=false"));
             CPPUNIT_ASSERT_EQUAL(idList({j.j5}), list(demo, "?order_by=priority&asc=1&limit=1"));
             CPPUNIT_ASSERT_EQUAL(idList({j.j4}), list(demo, "?order_by=run_at&limit=1"));
-            CPPUNIT_ASSERT_EQUAL(idList({j.j1}), list(demo, "?order_by=workflow&limit=1"));
+            // Ties (two vodcapture jobs) come in either order.
+            std::vector<long long> top = ids(demo.get("/jobs?order_by=workflow&limit=2").array());
+            std::sort(top.begin(), top.end());
+            CPPUNIT_ASSERT_EQUAL(idList({j.j1, j.j2}), idList(top));
             CPPUNIT_ASSERT_EQUAL(idList({j.j1, j.j2, j.j3, j.j4, j.j5}),
                                  list(demo, "?order_by=id&asc=1&limit=1000"));
             // Every sortable column is accepted.
