@@ -13,6 +13,10 @@ struct QueueStats;
 // mark them delivered (2xx) or schedule a retry with exponential backoff and jitter, until the
 // event is older than max_age, when it is marked dead and logged with progname "callback".
 // Never blocks the engine: the engine only writes rows and calls wake().
+// Thread safety: start() and stop() from the owning thread; wake() and stats() from any thread,
+// never blocking on HTTP or the database. stop() waits for requests in flight (each bounded by
+// callbacks.timeout) and leaves everything else pending in the store for the next start.
+// Delivery order per (job, url) is kept; see docs/callbacks.md for the wire format.
 class CallbackSender {
 public:
     CallbackSender(Store& store, const ServerConfig& config);
