@@ -86,10 +86,15 @@ void EngineImpl::log(Tx& tx, const Job& job, std::int64_t taskId, Severity s,
 
 void EngineImpl::callback(Tx& tx, Effects& fx, const Job& job, const Task* task,
                           const std::string& event, const std::string& message) {
+    std::vector<std::string> rejected;
     for (auto& ev : _callbacks.build(job, task, _workflows->findJob(job.workflow), event, message,
-                                     nowMs())) {
+                                     nowMs(), &rejected)) {
         tx.enqueueCallback(ev);
         fx.callbacksReady = true;
+    }
+    for (const auto& url : rejected) {
+        log(tx, job, task ? task->id : 0, Severity::Warn, "callback",
+            "callback host not allowed: " + url);
     }
 }
 
