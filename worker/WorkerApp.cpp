@@ -12,6 +12,7 @@
 #include <Poco/Util/OptionSet.h>
 
 #include <exception>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <thread>
@@ -30,7 +31,9 @@ namespace te {
 
 using Poco::Util::Option;
 
-WorkerApp::WorkerApp() { setUnixOptions(true); }
+WorkerApp::WorkerApp(std::string startDir) : _startDir(std::move(startDir)) {
+    setUnixOptions(true);
+}
 
 void WorkerApp::defineOptions(Poco::Util::OptionSet& options) {
     ServerApplication::defineOptions(options);  // --daemon, --umask, --pidfile
@@ -143,6 +146,10 @@ void WorkerApp::setUpLogging(const WorkerConfig& config) const {
 
 int WorkerApp::main(const std::vector<std::string>&) {
     if (_helpShown || _versionShown) return EXIT_OK;
+    if (!_startDir.empty()) {
+        std::error_code ignored;  // then paths stay relative to where the daemon is
+        std::filesystem::current_path(_startDir, ignored);
+    }
     WorkerConfig config;
     try {
         config = buildConfig();
@@ -178,7 +185,6 @@ int WorkerApp::main(const std::vector<std::string>&) {
         if (!failure.empty()) terminate();
     });
     waitForTerminationRequest();
-    logger().information("termination requested");
     runtime.stop();
     thread.join();
 #ifndef _WIN32

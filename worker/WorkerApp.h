@@ -15,7 +15,9 @@ namespace te {
 // line on stderr naming the file and key), EXIT_SOFTWARE if the runtime failed.
 class WorkerApp : public Poco::Util::ServerApplication {
 public:
-    WorkerApp();
+    // startDir: the folder the program was started in. --daemon moves to "/"; relative paths
+    // of flags and config (work_dir: var/work) are meant relative to startDir.
+    explicit WorkerApp(std::string startDir = "");
 
 protected:
     void defineOptions(Poco::Util::OptionSet& options) override;
@@ -26,6 +28,7 @@ private:
     WorkerConfig buildConfig() const;
     void setUpLogging(const WorkerConfig& config) const;
 
+    std::string _startDir;
     bool _helpShown = false;
     bool _versionShown = false;
     std::string _configFile;

@@ -86,6 +86,15 @@ void WorkerRuntime::Impl::run() {
                           e.displayText());
     }
     zmq::context_t context;
+    // The context's destructor waits for every socket to close: close ours first, on every
+    // way out of here (a bad endpoint throws).
+    struct CloseSockets {
+        Impl& impl;
+        ~CloseSockets() {
+            impl.pool.reset();
+            impl.dealer.reset();
+        }
+    } closeSockets{*this};
     dealer = std::make_unique<zmq::socket_t>(context, zmq::socket_type::dealer);
     dealer->set(zmq::sockopt::routing_id, config.name + ":" + randomHex(8));
     dealer->set(zmq::sockopt::linger, 3000);

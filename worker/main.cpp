@@ -1,8 +1,11 @@
 // taskengine-worker: everything lives in the taskengine_worker library (worker/WorkerApp).
-#include <Poco/Util/ServerApplication.h>
-
-#include <iostream>
+#include <filesystem>
+#include <system_error>
 
 #include "worker/WorkerApp.h"
 
-POCO_SERVER_MAIN(te::WorkerApp)
+int main(int argc, char** argv) {
+    std::error_code ignored;
+    te::WorkerApp app(std::filesystem::current_path(ignored).string());
+    return app.run(argc, argv);
+}

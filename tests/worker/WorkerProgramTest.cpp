@@ -26,6 +26,7 @@ class WorkerProgramTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBadFlagIsOneLine);
     CPPUNIT_TEST(testBadConfigNamesFileAndKey);
     CPPUNIT_TEST(testBadSlotsFlag);
+    CPPUNIT_TEST(testBadServerEndpoint);
     CPPUNIT_TEST(testSigtermFinishesRunningTask);
     CPPUNIT_TEST(testSigtermHandsBackAfterGrace);
     CPPUNIT_TEST_SUITE_END();
@@ -72,6 +73,15 @@ public:
         CPPUNIT_ASSERT(p.wait(5000) > 0);
         CPPUNIT_ASSERT_EQUAL(1, lines(p.err()));
         CPPUNIT_ASSERT(p.err().find("--slots") != std::string::npos);
+    }
+
+    void testBadServerEndpoint() {
+        TempDir dir;
+        ProgramRunner p(worker(), {"--server", "not-an-endpoint", "--work-dir", dir.file("work")},
+                        dir.path());
+        CPPUNIT_ASSERT(p.wait(5000) > 0);
+        CPPUNIT_ASSERT_EQUAL(1, lines(p.err()));
+        CPPUNIT_ASSERT(p.err().find("server") != std::string::npos);
     }
 
     void testSigtermFinishesRunningTask() {
