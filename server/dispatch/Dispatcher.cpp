@@ -90,6 +90,10 @@ void Dispatcher::start() {
     s.router->set(zmq::sockopt::linger, 0);
     // A send to a worker that went away fails at once instead of being dropped silently.
     s.router->set(zmq::sockopt::router_mandatory, 1);
+    // Credit already bounds what we send a worker; a high-water mark would only turn a burst
+    // of heartbeats and cancels into silent drops.
+    s.router->set(zmq::sockopt::sndhwm, 0);
+    s.router->set(zmq::sockopt::rcvhwm, 0);
     try {
         s.router->bind(s.config.bind);
     } catch (const zmq::error_t& e) {
