@@ -100,7 +100,9 @@ void JobsHandler::update(Poco::Net::HTTPServerRequest& request,
     std::string done = _context.engine.updateJob(client, _route.jobId, update);
     auto o = JsonViews::object();
     o->set("id", static_cast<Poco::Int64>(_route.jobId));
-    o->set("result", "Performed updates: " + done);
+    // Engine.h promises the bare list; accept an engine that already added the prefix.
+    const std::string prefix = "Performed updates: ";
+    o->set("result", done.rfind(prefix, 0) == 0 ? done : prefix + done);
     send(response, o);
 }
 

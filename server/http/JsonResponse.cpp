@@ -9,7 +9,8 @@ namespace te {
 void JsonResponse::send(Poco::Net::HTTPServerResponse& response, int status,
                         const Poco::Dynamic::Var& body) {
     std::string text = json::stringify(body);
-    response.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
+    // setStatus alone would leave the reason phrase "OK" on an error.
+    response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     response.setContentType("application/json");
     response.setContentLength64(static_cast<Poco::Int64>(text.size()));
     response.sendBuffer(text.data(), text.size());

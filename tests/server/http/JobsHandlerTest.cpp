@@ -199,6 +199,8 @@ public:
             CPPUNIT_ASSERT_EQUAL(id, o->getValue<long long>("id"));
             std::string result = o->getValue<std::string>("result");
             CPPUNIT_ASSERT_MESSAGE(result, result.rfind("Performed updates: ", 0) == 0);
+            CPPUNIT_ASSERT_MESSAGE(result,
+                                   result.find("Performed updates: ", 1) == std::string::npos);
             CPPUNIT_ASSERT_MESSAGE(result, result.find("priority") != std::string::npos);
             CPPUNIT_ASSERT_MESSAGE(result, result.find("run_at") != std::string::npos);
             Poco::JSON::Object::Ptr job = getJob(demo, id);
