@@ -166,6 +166,7 @@ std::int64_t EngineImpl::submit(const Submission& s) {
     job.semaphoreUrl = s.semaphoreUrl;
     job.persist = s.persist;
     TimeMs now = nowMs();
+    job.createdAt = now;  // so a job without run_at shows run_at == created_at, as the reference
     job.runAt = s.runAt.value_or(now);
     if (job.runAt > now) job.state = JobState::Scheduled;
     else if (!job.semaphoreUrl.empty()) job.state = JobState::Pending;
