@@ -61,8 +61,9 @@ void EngineImpl::admitLocked(Effects& fx) {
     // run_at, then id — so once a normal job cannot start, no later one can either.
     const Settings s = _settings;
     _store.transact([&](Tx& tx) {
-        auto counts = tx.countJobsByState();
-        std::int64_t started = counts[JobState::Started];
+        // Runs on every submission and job end: count only started jobs (an index range),
+        // never every job by state, which grows with the table's history.
+        std::int64_t started = tx.countJobsInState(JobState::Started);
         if (started >= s.maxJobs) return;
         std::int64_t priorityStarted = tx.countStartedBelowPriority(s.priorityThreshold);
         std::int64_t normalStarted = started - priorityStarted;

@@ -163,6 +163,16 @@ void EngineImpl::advance(Tx& tx, Effects& fx, Job& job) {
     const JobDef* def = _workflows->findJob(job.workflow);
     if (!def) return;
     const StageDef& stage = def->stages.at(job.stage);
+    // Most calls come while other tasks of the stage are still open (every result of a
+    // fan-out): then only a failure under job_failed_on_error changes anything. Two index
+    // counts instead of reading every task of the job, which made a fan-out quadratic.
+    static const std::vector<TaskState> kOpen = {TaskState::Waiting, TaskState::Queued,
+                                                 TaskState::Assigned, TaskState::Running};
+    static const std::vector<TaskState> kFailure = {TaskState::Failed, TaskState::Incomplete};
+    if (tx.countStageTasks(job.id, job.stage, kOpen) > 0 &&
+        (!stage.jobFailedOnError || tx.countStageTasks(job.id, job.stage, kFailure) == 0)) {
+        return;
+    }
     std::vector<Task> tasks;
     for (auto& t : tx.listTasks(job.id)) {
         if (t.stage == job.stage) tasks.push_back(std::move(t));
@@ -349,7 +359,7 @@ std::int64_t EngineImpl::rerun(const std::string& client, std::int64_t id) {
             copy.contentId = orig.contentId;
             copy.semaphoreUrl = orig.semaphoreUrl;
             copy.persist = orig.persist;
-            copy.runAt = nowMs();
+            copy.runAt = copy.createdAt = nowMs();
             copy.state = copy.semaphoreUrl.empty() ? JobState::Queued : JobState::Pending;
             newId = insertSubmission(tx, copy, "");
             log(tx, orig, 0, Severity::Info, "api",

@@ -135,6 +135,11 @@ const std::vector<Migration>& migrations() {
              // The head-of-chain test of dueCallbacks: pending rows of one (job, url) by id.
              "CREATE INDEX callbacks_chain ON callbacks (job_id, url, state, id)",
          }},
+        {2,
+         {
+             // countStageTasks: the engine's fan-in test on every task result of a stage.
+             "CREATE INDEX tasks_stage ON tasks (job_id, stage, state)",
+         }},
     };
     return all;
 }

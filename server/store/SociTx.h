@@ -25,6 +25,7 @@ public:
     std::map<JobState, std::int64_t> countJobsByState() override;
     std::int64_t countFailedJobs() override;
     std::int64_t countStartedBelowPriority(int threshold) override;
+    std::int64_t countJobsInState(JobState state) override;
 
     std::int64_t insertTask(Task& task) override;
     std::optional<Task> findTask(std::int64_t id) override;
@@ -34,6 +35,8 @@ public:
                                  int limit, TimeMs now, TimeMs leaseUntil) override;
     int renewLeases(const std::string& worker, TimeMs leaseUntil) override;
     std::vector<Task> expiredLeases(TimeMs now, int limit) override;
+    std::int64_t countStageTasks(std::int64_t jobId, int stage,
+                                 const std::vector<TaskState>& states) override;
     std::vector<Task> tasksInStates(std::int64_t jobId,
                                     const std::vector<TaskState>& states) override;
     std::vector<Task> undeliveredTargeted(TimeMs before, int limit) override;

@@ -271,4 +271,9 @@ std::int64_t SociTx::countStartedBelowPriority(int threshold) {
                    {static_cast<long long>(JobState::Started), threshold});
 }
 
+std::int64_t SociTx::countJobsInState(JobState state) {
+    return countOf(_session, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state",
+                   {static_cast<long long>(state)});
+}
+
 }  // namespace te::store

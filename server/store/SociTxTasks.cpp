@@ -238,6 +238,18 @@ std::vector<Task> SociTx::tasksInStates(std::int64_t jobId, const std::vector<Ta
                        });
 }
 
+std::int64_t SociTx::countStageTasks(std::int64_t jobId, int stage,
+                                     const std::vector<TaskState>& states) {
+    if (states.empty()) return 0;
+    SqlQuery query(_session);
+    long long count = 0;
+    query.into(count).bind(jobId).bind(stage);
+    for (TaskState s : states) query.bind(asInt(s));
+    query.run("SELECT COUNT(*) FROM tasks WHERE job_id = :job_id AND stage = :stage AND state IN (" +
+              placeholders("s", states.size()) + ")");
+    return count;
+}
+
 std::vector<Task> SociTx::undeliveredTargeted(TimeMs before, int limit) {
     return selectTasks(
         _session,

@@ -73,6 +73,8 @@ public:
     virtual std::int64_t countFailedJobs() = 0;
     // Started jobs that are priority jobs (priority < threshold).
     virtual std::int64_t countStartedBelowPriority(int threshold) = 0;
+    // Jobs in one state: an index range, unlike countJobsByState, which reads every job.
+    virtual std::int64_t countJobsInState(JobState state) = 0;
 
     // --- tasks ---
     // Sets task.id and createdAt (now, unless set).
@@ -95,6 +97,10 @@ public:
     // Tasks of a job in the given states.
     virtual std::vector<Task> tasksInStates(std::int64_t jobId,
                                             const std::vector<TaskState>& states) = 0;
+    // How many tasks of one stage of a job are in the given states (0 for an empty list).
+    // An index lookup per state: the engine asks it on every task result of a fan-out.
+    virtual std::int64_t countStageTasks(std::int64_t jobId, int stage,
+                                         const std::vector<TaskState>& states) = 0;
     // Queued targeted tasks (targetWorker set) created before `before`: the broadcast timeout.
     virtual std::vector<Task> undeliveredTargeted(TimeMs before, int limit) = 0;
     virtual std::map<std::string, QueueCounts> taskCountsByQueue() = 0;

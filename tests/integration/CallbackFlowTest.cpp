@@ -187,6 +187,11 @@ public:
         CPPUNIT_ASSERT_MESSAGE(str(events[2], "message"),
                                str(events[2], "message").find("cb-broken") != std::string::npos);
         for (const auto& e : events) CPPUNIT_ASSERT_EQUAL(std::string("content-7"), str(e, "content_id"));
+        for (const auto& req : r.delivered()) {
+            CPPUNIT_ASSERT_EQUAL(kWorkflowId, req.headers.count("workflow-id")
+                                                  ? req.headers.at("workflow-id")
+                                                  : std::string("(none)"));
+        }
     }
 
     void testReceiverAnswering500GetsTheEventOnceItRecovers() {

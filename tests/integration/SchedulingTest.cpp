@@ -91,6 +91,7 @@ class SchedulingTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testFutureRunAtWaitsUntilMovedIntoThePast);
     CPPUNIT_TEST(testDeactivatedQueueScheduledJobsHoldsScheduledJobs);
     CPPUNIT_TEST(testSemaphoreKeepsJobPendingUntil2xx);
+    CPPUNIT_TEST(testSlowSemaphoreDoesNotStallOtherSchedules);
     CPPUNIT_TEST(testSettingsValidateApplyAtOnceAndPersist);
     CPPUNIT_TEST_SUITE_END();
 
@@ -305,6 +306,31 @@ public:
         CPPUNIT_ASSERT_EQUAL(std::string("GET"), requests[3].method);
         CPPUNIT_ASSERT_EQUAL(std::string("/ready?job=1"), requests[3].path);
         CPPUNIT_ASSERT(c.logText(id).find("semaphore answered 200") != std::string::npos);
+    }
+
+    void testSlowSemaphoreDoesNotStallOtherSchedules() {
+        // Three jobs wait on a semaphore that takes 3 s to say 503: a round of check_semaphores
+        // takes 9 s. Scheduled jobs must still be queued on time meanwhile.
+        CallbackReceiver semaphore;
+        semaphore.failNext(1000, 503);
+        semaphore.setDelay(3s);
+        semaphore.start();
+        Cluster c(options(5));
+        startOneWorker(c);
+        for (int i = 0; i < 3; ++i) {
+            std::int64_t id = c.submit("noop", "{}", "\"semaphore_url\": \"" + semaphore.url("/slow") + "\"");
+            CPPUNIT_ASSERT_EQUAL(std::string("pending"), str(c.job(id), "queue_state"));
+        }
+        // check_semaphores and queue_scheduled_jobs both first run 5 s after the start; once the
+        // semaphore has been asked, a round is under way.
+        CPPUNIT_ASSERT(waitUntil([&] { return semaphore.requests().size() >= 1; }, 20s));
+        auto begin = std::chrono::steady_clock::now();
+        std::int64_t soon = c.submit("noop", "{}", "\"run_at\": \"" + runAt(nowMs() + 500) + "\"");
+        CPPUNIT_ASSERT(!c.waitFinished(soon, 20s)->getValue<bool>("failed"));
+        auto took = std::chrono::duration_cast<std::chrono::milliseconds>(
+            std::chrono::steady_clock::now() - begin);
+        CPPUNIT_ASSERT_MESSAGE("the scheduled job waited " + std::to_string(took.count()) + " ms",
+                               took < 4500ms);
     }
 
     void testSettingsValidateApplyAtOnceAndPersist() {

@@ -312,6 +312,9 @@ public:
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(1), tx.countStartedBelowPriority(5));
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(2), tx.countStartedBelowPriority(8));
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(0), tx.countStartedBelowPriority(1));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(2), tx.countJobsInState(JobState::Started));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(4), tx.countJobsInState(JobState::Queued));
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(0), tx.countJobsInState(JobState::Paused));
             });
         });
     }
