@@ -100,8 +100,8 @@ void checkTwoStep(Cluster& c, const CallbackReceiver& r, std::int64_t jobId,
         CPPUNIT_ASSERT_EQUAL(std::string("content-7"), str(e, "content_id"));
         CPPUNIT_ASSERT(e->has("message"));
         CPPUNIT_ASSERT_MESSAGE(str(e, "datetime"), std::regex_match(str(e, "datetime"), datetime));
-        for (const char* key : {"job_id", "task_id", "task_name", "content_id", "event",
-                                "message", "datetime"}) {
+        for (const char* key :
+             {"job_id", "task_id", "task_name", "content_id", "event", "message", "datetime"}) {
             CPPUNIT_ASSERT_MESSAGE(key, e->has(key));
         }
         CPPUNIT_ASSERT_EQUAL(size_t(7), e->size());
@@ -186,7 +186,8 @@ public:
         CPPUNIT_ASSERT_MESSAGE(str(events[1], "message"), !str(events[1], "message").empty());
         CPPUNIT_ASSERT_MESSAGE(str(events[2], "message"),
                                str(events[2], "message").find("cb-broken") != std::string::npos);
-        for (const auto& e : events) CPPUNIT_ASSERT_EQUAL(std::string("content-7"), str(e, "content_id"));
+        for (const auto& e : events)
+            CPPUNIT_ASSERT_EQUAL(std::string("content-7"), str(e, "content_id"));
         for (const auto& req : r.delivered()) {
             CPPUNIT_ASSERT_EQUAL(kWorkflowId, req.headers.count("workflow-id")
                                                   ? req.headers.at("workflow-id")
@@ -214,8 +215,8 @@ public:
         }
         CPPUNIT_ASSERT_EQUAL(std::string("start"), str(all[3].json(), "event"));
         std::string log = c.logText(id);
-        CPPUNIT_ASSERT_MESSAGE(log, log.find("callback to " + r.url() + " failed (attempt 1): HTTP 500") !=
-                                        std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(log, log.find("callback to " + r.url() +
+                                             " failed (attempt 1): HTTP 500") != std::string::npos);
     }
 
     void testSlowReceiverNeverDelaysDispatch() {

@@ -29,9 +29,8 @@ std::string runAt(TimeMs t) {
 
 Cluster::Options options(int maxJobs) {
     Cluster::Options o;
-    o.settings = {{"max_jobs", std::to_string(maxJobs)},
-                  {"schedule_interval", "1"},
-                  {"retry_delay", "1"}};
+    o.settings = {
+        {"max_jobs", std::to_string(maxJobs)}, {"schedule_interval", "1"}, {"retry_delay", "1"}};
     return o;
 }
 
@@ -64,9 +63,9 @@ Job storedJob(Cluster& c, std::int64_t id) {
 }
 
 void putSchedule(Cluster& c, const std::string& name, bool active) {
-    auto r = c.request("PUT", "/scheduler",
-                       "{\"schedule\": \"" + name + "\", \"active\": " +
-                           (active ? "true" : "false") + "}");
+    auto r = c.request(
+        "PUT", "/scheduler",
+        "{\"schedule\": \"" + name + "\", \"active\": " + (active ? "true" : "false") + "}");
     CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
     auto listed = r.object()->getArray("schedules");
     bool found = false;
@@ -179,7 +178,8 @@ public:
         for (auto id : order) CPPUNIT_ASSERT(!c.waitFinished(id)->getValue<bool>("failed"));
         // Admission order: the urgent job, then the others in submission order.
         for (size_t i = 1; i < order.size(); ++i) {
-            CPPUNIT_ASSERT(storedJob(c, order[i]).startedAt >= storedJob(c, order[i - 1]).finishedAt);
+            CPPUNIT_ASSERT(storedJob(c, order[i]).startedAt >=
+                           storedJob(c, order[i - 1]).finishedAt);
         }
     }
 
@@ -219,7 +219,8 @@ public:
     void testFutureRunAtWaitsUntilMovedIntoThePast() {
         Cluster c(options(5));
         startOneWorker(c);
-        std::int64_t later = c.submit("noop", "{}", "\"run_at\": \"" + runAt(nowMs() + 3600000) + "\"");
+        std::int64_t later =
+            c.submit("noop", "{}", "\"run_at\": \"" + runAt(nowMs() + 3600000) + "\"");
         // A control job due in 2 s: once it has run, queue_scheduled_jobs has had its chance.
         std::int64_t soon = c.submit("noop", "{}", "\"run_at\": \"" + runAt(nowMs() + 2000) + "\"");
         CPPUNIT_ASSERT_EQUAL(std::string("scheduled"), str(c.job(later), "queue_state"));
@@ -261,7 +262,8 @@ public:
         active = activeSchedules(c);
         CPPUNIT_ASSERT(!active->has("queue_scheduled_jobs"));
         CPPUNIT_ASSERT(active->has("check_semaphores"));
-        auto r = c.request("PUT", "/scheduler", "{\"schedule\": \"no_such_schedule\", \"active\": true}");
+        auto r = c.request("PUT", "/scheduler",
+                           "{\"schedule\": \"no_such_schedule\", \"active\": true}");
         CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 400, r.status);
 
         std::int64_t id = c.submit("noop", "{}", "\"run_at\": \"" + runAt(nowMs() + 1000) + "\"");
@@ -318,7 +320,8 @@ public:
         Cluster c(options(5));
         startOneWorker(c);
         for (int i = 0; i < 3; ++i) {
-            std::int64_t id = c.submit("noop", "{}", "\"semaphore_url\": \"" + semaphore.url("/slow") + "\"");
+            std::int64_t id =
+                c.submit("noop", "{}", "\"semaphore_url\": \"" + semaphore.url("/slow") + "\"");
             CPPUNIT_ASSERT_EQUAL(std::string("pending"), str(c.job(id), "queue_state"));
         }
         // check_semaphores and queue_scheduled_jobs both first run 5 s after the start; once the
@@ -358,7 +361,8 @@ public:
         auto r = c.request("POST", "/settings", "{\"name\": \"max_jobs\", \"setting\": \"2\"}");
         CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
         CPPUNIT_ASSERT_EQUAL(std::string("ok"), str(r.object(), "result"));
-        CPPUNIT_ASSERT_EQUAL(std::string("max_jobs setting created/updated"), str(r.object(), "message"));
+        CPPUNIT_ASSERT_EQUAL(std::string("max_jobs setting created/updated"),
+                             str(r.object(), "message"));
         CPPUNIT_ASSERT_EQUAL(std::string("started"), str(c.job(b), "queue_state"));
         auto health = c.request("GET", "/health");
         CPPUNIT_ASSERT_EQUAL(2, health.object()->getObject("jobs")->getValue<int>("max_jobs"));
