@@ -17,10 +17,6 @@ namespace {
 
 const std::string kWorkflowId = "52ec321b-8da3-4f5f-9cd3-749789577cd3";
 
-std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
-    return o->has(key) && !o->get(key).isEmpty() ? o->get(key).convert<std::string>() : "";
-}
-
 Cluster::Options options() {
     Cluster::Options o;
     ClientConfig client;

@@ -17,6 +17,10 @@
 
 namespace te::test {
 
+std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
+    return o->has(key) && !o->get(key).isEmpty() ? o->get(key).convert<std::string>() : "";
+}
+
 Poco::JSON::Object::Ptr HttpResult::object() const { return json::parseObject(body, 1000); }
 
 Poco::JSON::Array::Ptr HttpResult::array() const {

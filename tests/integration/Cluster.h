@@ -18,6 +18,9 @@
 
 namespace te::test {
 
+// A field of a JSON object as text ("" when absent or null): what the tests compare.
+std::string str(const Poco::JSON::Object::Ptr& object, const std::string& key);
+
 struct HttpResult {
     int status = 0;
     std::string body;

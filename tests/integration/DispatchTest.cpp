@@ -17,10 +17,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
-    return o->has(key) && !o->get(key).isEmpty() ? o->get(key).convert<std::string>() : "";
-}
-
 void waitWorkers(Cluster& c, const std::vector<std::string>& names) {
     for (const auto& n : names) {
         CPPUNIT_ASSERT_MESSAGE("worker " + n + " did not connect",

@@ -15,10 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
-    return o->has(key) && !o->get(key).isEmpty() ? o->get(key).convert<std::string>() : "";
-}
-
 bool taskRunning(Cluster& c, std::int64_t id) {
     auto t = c.tasks(id);
     return t->size() >= 1 && str(t->getObject(0), "state") == "running";

@@ -16,10 +16,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
-    return o->has(key) && !o->get(key).isEmpty() ? o->get(key).convert<std::string>() : "";
-}
-
 // run_at in the reference's form, yyyy-MM-ddTHH:mm:ss.fff (UTC, no zone letter).
 std::string runAt(TimeMs t) {
     std::string s = formatIso(t);

@@ -15,10 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-std::string str(const Poco::JSON::Object::Ptr& o, const std::string& key) {
-    return o->has(key) && !o->get(key).isEmpty() ? o->get(key).convert<std::string>() : "";
-}
-
 int countTasks(Cluster& c, std::int64_t id, const std::string& name, const std::string& state = "") {
     auto tasks = c.tasks(id);
     int n = 0;
