@@ -128,7 +128,7 @@ def check(rows):
     if not backends:
         problems.append("no taskengine results at all")
     need = [("latency", "p50_ms"), ("submit", "jobs_per_s"), ("noop_e2e", "jobs_per_s"),
-            ("true_e2e", "jobs_per_s"), ("chord", "seconds"), ("wrk_/", "requests_per_s"),
+            ("true_e2e", "jobs_per_s"), ("chord", "seconds"),
             ("get_jobs", "p50_ms"), ("rss", "server_peak_kb")]
     for b in sorted(backends):
         for workload, field in need:
