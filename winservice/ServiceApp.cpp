@@ -10,9 +10,12 @@
 #include <Poco/Path.h>
 #include <Poco/PatternFormatter.h>
 #include <Poco/SplitterChannel.h>
+#include <Poco/UnicodeConverter.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
+
+#include <shlobj.h>
 
 #include <exception>
 #include <iostream>
@@ -29,6 +32,19 @@ namespace te {
 using Poco::Util::Option;
 
 namespace {
+
+// The machine-wide application data folder (C:\ProgramData), where the MSI puts worker.yaml
+// (its CommonAppDataFolder). Asked of the shell, not read from %ProgramData%: a service's
+// environment need not have that variable, or (Wine) may point it elsewhere.
+std::string commonAppData() {
+    wchar_t path[MAX_PATH] = {};
+    if (SUCCEEDED(::SHGetFolderPathW(nullptr, CSIDL_COMMON_APPDATA, nullptr, SHGFP_TYPE_CURRENT, path))) {
+        std::string out;
+        Poco::UnicodeConverter::toUTF8(path, out);
+        return out;
+    }
+    return Poco::Environment::get("ProgramData", "C:\\ProgramData");
+}
 
 // A relative path in the config means "beside the config file".
 std::string besideConfig(const std::string& path, const Poco::Path& configDir) {
@@ -75,8 +91,7 @@ std::string ServiceApp::configPath() const {
     if (!_configFile.empty()) return _configFile;
     std::string fromEnv = Poco::Environment::get("TASKENGINE_WORKER_CONFIG", "");
     if (!fromEnv.empty()) return fromEnv;
-    std::string programData = Poco::Environment::get("ProgramData", "C:\\ProgramData");
-    return Poco::Path(programData).append("TaskEngine").append("worker.yaml").toString();
+    return Poco::Path(commonAppData()).append("TaskEngine").append("worker.yaml").toString();
 }
 
 void ServiceApp::setUpLogging(const WorkerConfig& worker) const {

@@ -14,8 +14,9 @@ namespace te {
 // main() in the service thread when the SCM starts it.
 //
 // Config: /config=FILE, else %TASKENGINE_WORKER_CONFIG%, else
-// %ProgramData%\TaskEngine\worker.yaml. Relative paths in it (work_dir, log_file) are relative
-// to the config file's folder, not to the service's current folder (system32).
+// <CommonAppData>\TaskEngine\worker.yaml (C:\ProgramData\TaskEngine\worker.yaml). Relative
+// paths in it (work_dir, log_file) are relative to the config file's folder, not to the
+// service's current folder (system32).
 // Logs go to the Windows Event Log (source "TaskEngine Worker") and to a file
 // (log_file, default logs\worker.log beside the config).
 class ServiceApp : public Poco::Util::ServerApplication {

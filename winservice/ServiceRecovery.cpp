@@ -33,7 +33,9 @@ std::string configureServiceRecovery(const std::string& serviceName) {
     }
     // Also count a non-zero exit code as a failure, not only a crash.
     SERVICE_FAILURE_ACTIONS_FLAG flag{TRUE};
-    if (!::ChangeServiceConfig2W(service.h, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag)) {
+    // ERROR_INVALID_LEVEL: a system (Wine) without this setting; crashes still restart.
+    if (!::ChangeServiceConfig2W(service.h, SERVICE_CONFIG_FAILURE_ACTIONS_FLAG, &flag) &&
+        ::GetLastError() != ERROR_INVALID_LEVEL) {
         return errorText("ChangeServiceConfig2(FAILURE_ACTIONS_FLAG)");
     }
     return "";
