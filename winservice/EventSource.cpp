@@ -21,10 +21,14 @@ void registerEventSource() {
     const auto bytes = static_cast<DWORD>((n + 1) * sizeof(wchar_t));
     DWORD categories = 8;  // one per Poco priority
     DWORD types = EVENTLOG_ERROR_TYPE | EVENTLOG_WARNING_TYPE | EVENTLOG_INFORMATION_TYPE;
-    ::RegSetValueExW(hKey, L"EventMessageFile", 0, REG_SZ, reinterpret_cast<const BYTE*>(exe), bytes);
-    ::RegSetValueExW(hKey, L"CategoryMessageFile", 0, REG_SZ, reinterpret_cast<const BYTE*>(exe), bytes);
-    ::RegSetValueExW(hKey, L"CategoryCount", 0, REG_DWORD, reinterpret_cast<const BYTE*>(&categories), sizeof categories);
-    ::RegSetValueExW(hKey, L"TypesSupported", 0, REG_DWORD, reinterpret_cast<const BYTE*>(&types), sizeof types);
+    ::RegSetValueExW(hKey, L"EventMessageFile", 0, REG_SZ, reinterpret_cast<const BYTE*>(exe),
+                     bytes);
+    ::RegSetValueExW(hKey, L"CategoryMessageFile", 0, REG_SZ, reinterpret_cast<const BYTE*>(exe),
+                     bytes);
+    ::RegSetValueExW(hKey, L"CategoryCount", 0, REG_DWORD,
+                     reinterpret_cast<const BYTE*>(&categories), sizeof categories);
+    ::RegSetValueExW(hKey, L"TypesSupported", 0, REG_DWORD, reinterpret_cast<const BYTE*>(&types),
+                     sizeof types);
     ::RegCloseKey(hKey);
 }
 

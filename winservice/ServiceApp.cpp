@@ -14,7 +14,6 @@
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
-
 #include <shlobj.h>
 
 #include <exception>
@@ -38,7 +37,8 @@ namespace {
 // environment need not have that variable, or (Wine) may point it elsewhere.
 std::string commonAppData() {
     wchar_t path[MAX_PATH] = {};
-    if (SUCCEEDED(::SHGetFolderPathW(nullptr, CSIDL_COMMON_APPDATA, nullptr, SHGFP_TYPE_CURRENT, path))) {
+    if (SUCCEEDED(
+            ::SHGetFolderPathW(nullptr, CSIDL_COMMON_APPDATA, nullptr, SHGFP_TYPE_CURRENT, path))) {
         std::string out;
         Poco::UnicodeConverter::toUTF8(path, out);
         return out;
@@ -71,10 +71,12 @@ void ServiceApp::handleOption(const std::string& name, const std::string& value)
     if (name == "help") {
         Poco::Util::HelpFormatter help(options());
         help.setCommand(commandName());
-        help.setUsage("[/config=FILE] [/registerService [/displayName=NAME] [/startup=automatic]] "
-                      "[/unregisterService]");
-        help.setHeader("Task Engine worker as a Windows service. Run from a console it works "
-                       "in the foreground (Ctrl+C stops it gracefully).");
+        help.setUsage(
+            "[/config=FILE] [/registerService [/displayName=NAME] [/startup=automatic]] "
+            "[/unregisterService]");
+        help.setHeader(
+            "Task Engine worker as a Windows service. Run from a console it works "
+            "in the foreground (Ctrl+C stops it gracefully).");
         help.format(std::cout);
         _infoShown = true;
         stopOptionsProcessing();

@@ -12,7 +12,9 @@ struct ScHandle {
     }
 };
 
-std::string errorText(const char* what) { return std::string(what) + " failed: error " + std::to_string(::GetLastError()); }
+std::string errorText(const char* what) {
+    return std::string(what) + " failed: error " + std::to_string(::GetLastError());
+}
 
 }  // namespace
 
@@ -20,10 +22,12 @@ std::string configureServiceRecovery(const std::string& serviceName) {
     ScHandle manager{::OpenSCManagerW(nullptr, nullptr, SC_MANAGER_CONNECT)};
     if (!manager.h) return errorText("OpenSCManager");
     std::wstring name(serviceName.begin(), serviceName.end());  // the name is ASCII
-    ScHandle service{::OpenServiceW(manager.h, name.c_str(), SERVICE_CHANGE_CONFIG | SERVICE_START)};
+    ScHandle service{
+        ::OpenServiceW(manager.h, name.c_str(), SERVICE_CHANGE_CONFIG | SERVICE_START)};
     if (!service.h) return errorText("OpenService");
 
-    SC_ACTION actions[3] = {{SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 60000}};
+    SC_ACTION actions[3] = {
+        {SC_ACTION_RESTART, 5000}, {SC_ACTION_RESTART, 10000}, {SC_ACTION_RESTART, 60000}};
     SERVICE_FAILURE_ACTIONSW failure{};
     failure.dwResetPeriod = 24 * 60 * 60;
     failure.cActions = 3;

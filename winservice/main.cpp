@@ -1,10 +1,10 @@
 // taskengine-winservice: the worker as a Windows service (winservice/ServiceApp).
-// POCO's headers first: they include winsock2.h before windows.h, as Windows requires.
-#include "winservice/ServiceApp.h"
-#include "winservice/ServiceRecovery.h"
-
+// No <windows.h> ahead of POCO's headers: they must include winsock2.h before it.
 #include <cwchar>
 #include <iostream>
+
+#include "winservice/ServiceApp.h"
+#include "winservice/ServiceRecovery.h"
 
 // wmain, as POCO_SERVER_MAIN has it with POCO_WIN32_UTF8, plus one step after
 // /registerService: POCO registers the service but has no option for recovery actions.
@@ -18,7 +18,8 @@ int wmain(int argc, wchar_t** argv) {
         int rc = app.run(argc, argv);
         if (rc == Poco::Util::Application::EXIT_OK && registering) {
             std::string problem = te::configureServiceRecovery(te::ServiceApp::kServiceName);
-            if (!problem.empty()) std::cerr << "service recovery not configured: " << problem << std::endl;
+            if (!problem.empty())
+                std::cerr << "service recovery not configured: " << problem << std::endl;
         }
         return rc;
     } catch (const Poco::Exception& e) {

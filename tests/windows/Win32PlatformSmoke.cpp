@@ -34,7 +34,8 @@ int main() {
     check(env.count("PATH") == 1, "currentEnvironment has PATH");
     std::string cmd = resolveExecutable("cmd", env["PATH"]);
     check(!cmd.empty(), "resolveExecutable finds cmd on PATH: " + cmd);
-    check(resolveExecutable("no-such-program-xyz", env["PATH"]).empty(), "an unknown program resolves to empty");
+    check(resolveExecutable("no-such-program-xyz", env["PATH"]).empty(),
+          "an unknown program resolves to empty");
     check(!hostName().empty(), "hostName: " + hostName());
     check(std::string(platformName()) == "windows", "platformName is windows");
     long long mb = -1;
@@ -51,8 +52,10 @@ int main() {
         auto child = launch(spec);
         std::string out = readAll(*child);
         auto code = child->wait(10000);
-        check(out.find("hello world") != std::string::npos, "stdout read: " + out.substr(0, out.find('\r')));
-        check(code && *code == 7, "exit code 7: " + (code ? std::to_string(*code) : std::string("none")));
+        check(out.find("hello world") != std::string::npos,
+              "stdout read: " + out.substr(0, out.find('\r')));
+        check(code && *code == 7,
+              "exit code 7: " + (code ? std::to_string(*code) : std::string("none")));
     }
     // The environment given is the child's.
     {
@@ -62,7 +65,8 @@ int main() {
         auto child = launch(spec);
         std::string out = readAll(*child);
         child->wait(10000);
-        check(out.find("from-spec") != std::string::npos, "child environment: " + out.substr(0, out.find('\r')));
+        check(out.find("from-spec") != std::string::npos,
+              "child environment: " + out.substr(0, out.find('\r')));
     }
     // killGroup ends the child and what it started (ping, a grandchild, holds the pipe too):
     // the read must reach end of stream and wait must return promptly.
@@ -76,16 +80,21 @@ int main() {
         child->killGroup();
         auto code = child->wait(10000);
         reader.join();
-        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count();
-        check(code && *code == 137, "killGroup: exit code 137: " + (code ? std::to_string(*code) : std::string("none")));
-        check(ms < 5000, "killGroup: the whole tree ended and the pipe closed in " + std::to_string(ms) + " ms");
+        auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                      std::chrono::steady_clock::now() - start)
+                      .count();
+        check(code && *code == 137,
+              "killGroup: exit code 137: " + (code ? std::to_string(*code) : std::string("none")));
+        check(ms < 5000, "killGroup: the whole tree ended and the pipe closed in " +
+                             std::to_string(ms) + " ms");
     }
     // A program that does not exist is a clear error, not a crash.
     try {
         launch(LaunchSpec{{"C:\\no\\such.exe"}, "", env});
         check(false, "launching a missing program throws");
     } catch (const std::exception& e) {
-        check(std::string(e.what()).find("not found") != std::string::npos, std::string("missing program: ") + e.what());
+        check(std::string(e.what()).find("not found") != std::string::npos,
+              std::string("missing program: ") + e.what());
     }
     std::cout << passed << " passed, " << failed << " failed" << std::endl;
     return failed == 0 ? 0 : 1;

@@ -41,7 +41,8 @@ std::size_t Win32ChildProcess::readFrom(HANDLE pipe, char* buffer, std::size_t s
 }
 
 std::optional<int> Win32ChildProcess::wait(int timeoutMs) {
-    DWORD rc = ::WaitForSingleObject(_process, timeoutMs < 0 ? INFINITE : static_cast<DWORD>(timeoutMs));
+    DWORD rc =
+        ::WaitForSingleObject(_process, timeoutMs < 0 ? INFINITE : static_cast<DWORD>(timeoutMs));
     if (rc == WAIT_TIMEOUT) return std::nullopt;
     DWORD code = 255;
     if (rc != WAIT_OBJECT_0 || !::GetExitCodeProcess(_process, &code)) return 255;

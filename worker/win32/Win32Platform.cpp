@@ -38,12 +38,13 @@ std::string narrow(const std::wstring& w) {
 
 std::string lastErrorText(DWORD code) {
     wchar_t* text = nullptr;
-    DWORD n = ::FormatMessageW(FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM |
-                                   FORMAT_MESSAGE_IGNORE_INSERTS,
-                               nullptr, code, 0, reinterpret_cast<wchar_t*>(&text), 0, nullptr);
+    DWORD n = ::FormatMessageW(
+        FORMAT_MESSAGE_ALLOCATE_BUFFER | FORMAT_MESSAGE_FROM_SYSTEM | FORMAT_MESSAGE_IGNORE_INSERTS,
+        nullptr, code, 0, reinterpret_cast<wchar_t*>(&text), 0, nullptr);
     std::string out = n ? narrow(std::wstring(text, n)) : "error " + std::to_string(code);
     if (text) ::LocalFree(text);
-    while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == '.')) out.pop_back();
+    while (!out.empty() && (out.back() == '\n' || out.back() == '\r' || out.back() == '.'))
+        out.pop_back();
     return out;
 }
 
@@ -61,8 +62,10 @@ void appendQuoted(std::wstring& line, const std::wstring& arg) {
             ++backslashes;
             continue;
         }
-        if (c == L'"') line.append(backslashes * 2 + 1, L'\\');
-        else line.append(backslashes, L'\\');
+        if (c == L'"')
+            line.append(backslashes * 2 + 1, L'\\');
+        else
+            line.append(backslashes, L'\\');
         backslashes = 0;
         line += c;
     }
@@ -166,7 +169,8 @@ std::unique_ptr<ChildProcess> launch(const LaunchSpec& spec) {
     if (!job.h) fail("CreateJobObject");
     JOBOBJECT_EXTENDED_LIMIT_INFORMATION limits{};
     limits.BasicLimitInformation.LimitFlags = JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE;
-    if (!::SetInformationJobObject(job.h, JobObjectExtendedLimitInformation, &limits, sizeof limits)) {
+    if (!::SetInformationJobObject(job.h, JobObjectExtendedLimitInformation, &limits,
+                                   sizeof limits)) {
         fail("SetInformationJobObject");
     }
 
@@ -190,8 +194,8 @@ std::unique_ptr<ChildProcess> launch(const LaunchSpec& spec) {
     si.hStdError = errWrite.h;
     PROCESS_INFORMATION pi{};
     // Suspended until it is in the job, so not even its first child can escape the job.
-    DWORD flags = CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED | CREATE_NO_WINDOW |
-                  CREATE_NEW_PROCESS_GROUP;
+    DWORD flags =
+        CREATE_UNICODE_ENVIRONMENT | CREATE_SUSPENDED | CREATE_NO_WINDOW | CREATE_NEW_PROCESS_GROUP;
     if (!::CreateProcessW(program.c_str(), line.data(), nullptr, nullptr, TRUE, flags, env.data(),
                           cwd.empty() ? nullptr : cwd.c_str(), &si, &pi)) {
         DWORD code = ::GetLastError();
@@ -224,7 +228,8 @@ std::string resolveExecutable(const std::string& command, const std::string& sea
         if (end == std::wstring::npos) end = path.size();
         std::wstring dir = path.substr(start, end - start);
         // PATH entries may be quoted when they hold a ';'.
-        if (dir.size() >= 2 && dir.front() == L'"' && dir.back() == L'"') dir = dir.substr(1, dir.size() - 2);
+        if (dir.size() >= 2 && dir.front() == L'"' && dir.back() == L'"')
+            dir = dir.substr(1, dir.size() - 2);
         if (!dir.empty()) {
             if (dir.back() != L'\\' && dir.back() != L'/') dir += L'\\';
             std::string found = tryProgram(dir + cmd);
