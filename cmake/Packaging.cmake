@@ -15,11 +15,7 @@ set(_pkg_dir ${PROJECT_SOURCE_DIR}/installer/debian)
 set(_config_dir ${PROJECT_SOURCE_DIR}/config)
 set(_units_dir ${PROJECT_SOURCE_DIR}/installer/systemd)
 
-# The server and worker CMakeLists install their programs without a COMPONENT, i.e. into
-# "Unspecified", which no package takes. Installing the built files again here, under a
-# component, keeps the packaging in this one file.
-install(PROGRAMS $<TARGET_FILE:taskengine-server> DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT server)
-install(PROGRAMS $<TARGET_FILE:taskengine-worker> DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT worker)
+# The programs themselves are installed by server/ and worker/ under these components.
 
 # The repo's configs use paths relative to the checkout (scripts/start); the packaged copies
 # point at where the package puts things instead. Only those lines change.
