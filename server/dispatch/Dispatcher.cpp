@@ -67,6 +67,7 @@ struct Dispatcher::State {
     std::map<std::string, WorkerInfo> workers;  // by routing id
     size_t roundRobin = 0;
     bool needDispatch = true;
+    std::vector<WorkerEvent> events;  // what one drain of the socket brought, for the engine
 
     mutable std::mutex snapshotMutex;
     std::vector<WorkerSnapshot> snapshot;
@@ -186,6 +187,18 @@ void Dispatcher::run() {
                                frames[0].to_string(), std::string(e.what()));
             }
         }
+        if (!s.events.empty()) {
+            std::vector<WorkerEvent> batch;
+            batch.swap(s.events);
+            try {
+                s.engine.applyWorkerEvents(batch);
+            } catch (const std::exception& e) {
+                // The database is away for longer than the store's retries: these results
+                // are lost here, but their tasks' leases bring them back to run again.
+                s.logger.error("%z worker event(s) not recorded: %s", batch.size(),
+                               std::string(e.what()));
+            }
+        }
         if (items[1].revents & ZMQ_POLLIN) {
             zmq::message_t ping;
             while (pull.recv(ping, zmq::recv_flags::dontwait)) {
@@ -274,8 +287,12 @@ void Dispatcher::State::handle(const std::string& rid, const std::string& type,
         logger.information("worker %s ready: queues %s, %d slots, %z running", w.name,
                            json::stringify(msg->getArray("queues")), w.slots, running.size());
         if (!running.empty()) {
-            engine.workerRunning(w.name, running,
-                                 nowMs() + static_cast<TimeMs>(config.leaseMs));
+            WorkerEvent e;
+            e.kind = WorkerEvent::Kind::Running;
+            e.worker = w.name;
+            e.running = running;
+            e.leaseUntil = nowMs() + static_cast<TimeMs>(config.leaseMs);
+            events.push_back(std::move(e));
         }
         needDispatch = true;
         return;
@@ -299,25 +316,33 @@ void Dispatcher::State::handle(const std::string& rid, const std::string& type,
     if (msg->has("exit_code") && !msg->get("exit_code").isEmpty()) {
         exitCode = msg->get("exit_code").convert<int>();
     }
+    WorkerEvent e;
+    e.taskId = taskId;
+    e.worker = name;
+    e.exitCode = exitCode;
     if (type == protocol::kStarted) {
-        engine.taskStarted(taskId, name);
+        e.kind = WorkerEvent::Kind::Started;
     } else if (type == protocol::kLog) {
-        int sev = std::clamp(msg->optValue<int>("severity", 1), 0, 4);
-        engine.taskLog(taskId, static_cast<Severity>(sev), msg->optValue<std::string>("message", ""));
+        e.kind = WorkerEvent::Kind::Log;
+        e.severity = static_cast<Severity>(std::clamp(msg->optValue<int>("severity", 1), 0, 4));
+        e.message = msg->optValue<std::string>("message", "");
     } else if (type == protocol::kDone) {
         if (it != workers.end()) it->second.inflight.erase(taskId);
-        Poco::JSON::Object::Ptr output = msg->getObject("output");
-        Poco::JSON::Array::Ptr spawn = msg->getArray("spawn");
-        engine.taskDone(taskId, name, output, spawn, exitCode);
+        e.kind = WorkerEvent::Kind::Done;
+        e.output = msg->getObject("output");
+        e.spawn = msg->getArray("spawn");
         needDispatch = true;
     } else if (type == protocol::kFailed) {
         if (it != workers.end()) it->second.inflight.erase(taskId);
-        engine.taskFailed(taskId, name, msg->optValue<std::string>("error", "failed"), exitCode,
-                          msg->optValue<bool>("requeue", false));
+        e.kind = WorkerEvent::Kind::Failed;
+        e.message = msg->optValue<std::string>("error", "failed");
+        e.requeue = msg->optValue<bool>("requeue", false);
         needDispatch = true;
     } else {
         logger.warning("unknown message type '%s' from %s", type, name);
+        return;
     }
+    events.push_back(std::move(e));
 }
 
 Poco::JSON::Object::Ptr Dispatcher::State::assignMessage(const Task& task) {

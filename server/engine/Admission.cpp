@@ -59,8 +59,21 @@ void EngineImpl::admitLocked(Effects& fx) {
     // Of max_jobs slots, priority_slots are kept for priority jobs (priority below the
     // threshold; lower is more urgent). Queued jobs come in admission order: priority, then
     // run_at, then id — so once a normal job cannot start, no later one can either.
-    const Settings s = _settings;
     _store.transact([&](Tx& tx) {
+        Effects local;
+        admitTx(tx, local);
+        fx.tasksReady |= local.tasksReady;
+        fx.callbacksReady |= local.callbacksReady;
+        fx.cancel.insert(fx.cancel.end(), local.cancel.begin(), local.cancel.end());
+    });
+}
+
+void EngineImpl::admitTx(Tx& tx, Effects& fx) {
+    const Settings s = _settings;
+    // A job that ends while being started (a workflow whose stages have no task) frees its
+    // slot again at once: a few rounds take those in the same transaction.
+    for (int round = 0; round < 8; ++round) {
+        fx.slotFreed = false;
         // Runs on every submission and job end: count only started jobs (an index range),
         // never every job by state, which grows with the table's history.
         std::int64_t started = tx.countJobsInState(JobState::Started);
@@ -76,7 +89,9 @@ void EngineImpl::admitLocked(Effects& fx) {
             ++started;
             if (!priority) ++normalStarted;
         }
-    });
+        if (!fx.slotFreed) break;
+    }
+    fx.slotFreed = false;
 }
 
 int EngineImpl::queueScheduledJobs() {

@@ -176,8 +176,12 @@ std::int64_t EngineImpl::submit(const Submission& s) {
     Effects fx;
     {
         std::lock_guard<std::recursive_mutex> lock(_mutex);
-        _store.transact([&](Tx& tx) { id = insertSubmission(tx, job, s.requestLog); });
-        if (job.state == JobState::Queued) admitLocked(fx);
+        // Admission in the same transaction: one commit accepts and (slots allowing) starts it.
+        _store.transact([&](Tx& tx) {
+            fx = Effects{};
+            id = insertSubmission(tx, job, s.requestLog);
+            if (job.state == JobState::Queued) admitTx(tx, fx);
+        });
     }
     announce(fx);
     return id;

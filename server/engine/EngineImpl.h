@@ -24,6 +24,22 @@ struct WorkerSnapshot {
     int running = 0;
 };
 
+// One message of the worker protocol, as the dispatcher hands it to the engine.
+struct WorkerEvent {
+    enum class Kind { Started, Log, Done, Failed, Running };
+    Kind kind = Kind::Log;
+    std::int64_t taskId = 0;
+    std::string worker;
+    Severity severity = Severity::Info;      // Log
+    std::string message;                     // Log; Failed: the error
+    Poco::JSON::Object::Ptr output;          // Done
+    Poco::JSON::Array::Ptr spawn;            // Done
+    std::optional<int> exitCode;             // Done, Failed
+    bool requeue = false;                    // Failed
+    std::vector<std::int64_t> running;       // Running: the tasks a (re)joining worker runs
+    TimeMs leaseUntil = 0;                   // Running
+};
+
 // The engine. Every state change runs under _mutex and inside one store transaction; what
 // the transaction decided (tasks to cancel, callbacks to send, tasks to dispatch) is announced
 // through the hooks only after it committed.
@@ -61,6 +77,11 @@ public:
     bool hasWorkflow(const std::string& name) const override;
 
     // --- worker events (called by the dispatcher thread) ---
+    // Applies events in order in ONE transaction (and admits jobs whose slots they freed):
+    // under load the dispatcher drains many messages at once, and one commit for all of them
+    // is what lets throughput grow past one commit per message.
+    void applyWorkerEvents(const std::vector<WorkerEvent>& events);
+    // One event each; the same as a batch of one.
     void taskStarted(std::int64_t taskId, const std::string& worker);
     void taskLog(std::int64_t taskId, Severity severity, const std::string& message);
     void taskDone(std::int64_t taskId, const std::string& worker,
@@ -103,6 +124,13 @@ private:
     void plan(Tx& tx, Effects& fx, const Job& job, Task& task);
     std::int64_t insertSubmission(Tx& tx, Job& job, const std::string& requestLog);
     void admitLocked(Effects& fx);
+    void admitTx(Tx& tx, Effects& fx);  // admission inside the caller's transaction
+    void applyEvent(Tx& tx, Effects& fx, const WorkerEvent& e);
+    void onStarted(Tx& tx, Effects& fx, std::int64_t taskId, const std::string& worker);
+    void onLog(Tx& tx, std::int64_t taskId, Severity severity, const std::string& message);
+    void onDone(Tx& tx, Effects& fx, const WorkerEvent& e);
+    void onFailed(Tx& tx, Effects& fx, const WorkerEvent& e);
+    void onRunning(Tx& tx, Effects& fx, const WorkerEvent& e);
 
     Store& _store;
     std::shared_ptr<const WorkflowSet> _workflows;
