@@ -172,19 +172,45 @@ std::int64_t EngineImpl::submit(const Submission& s) {
     else if (!job.semaphoreUrl.empty()) job.state = JobState::Pending;
     else job.state = JobState::Queued;
 
-    std::int64_t id = 0;
+    // Group commit: the submission waits in _submissions; whoever holds the engine lock next
+    // stores every waiting submission (and runs admission once) in one transaction. Under
+    // concurrent POSTs that turns N commits into one, and a lone POST is one commit as before.
+    PendingSubmission mine;
+    mine.job = &job;
+    mine.requestLog = &s.requestLog;
+    {
+        std::lock_guard<std::mutex> queue(_submissionsMutex);
+        _submissions.push_back(&mine);
+    }
     Effects fx;
     {
         std::lock_guard<std::recursive_mutex> lock(_mutex);
-        // Admission in the same transaction: one commit accepts and (slots allowing) starts it.
-        _store.transact([&](Tx& tx) {
-            fx = Effects{};
-            id = insertSubmission(tx, job, s.requestLog);
-            if (job.state == JobState::Queued) admitTx(tx, fx);
-        });
+        if (!mine.done) {
+            std::vector<PendingSubmission*> batch;
+            {
+                std::lock_guard<std::mutex> queue(_submissionsMutex);
+                batch.swap(_submissions);
+            }
+            try {
+                _store.transact([&](Tx& tx) {
+                    fx = Effects{};
+                    bool queued = false;
+                    for (PendingSubmission* p : batch) {
+                        p->id = insertSubmission(tx, *p->job, *p->requestLog);
+                        queued |= p->job->state == JobState::Queued;
+                    }
+                    if (queued) admitTx(tx, fx);
+                });
+            } catch (...) {
+                // Every submission of the batch failed with it: each caller gets the error.
+                for (PendingSubmission* p : batch) p->error = std::current_exception();
+            }
+            for (PendingSubmission* p : batch) p->done = true;
+        }
     }
+    if (mine.error) std::rethrow_exception(mine.error);
     announce(fx);
-    return id;
+    return mine.id;
 }
 
 std::int64_t EngineImpl::insertSubmission(Tx& tx, Job& job, const std::string& requestLog) {

@@ -3,6 +3,7 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
+#include <exception>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -132,6 +133,16 @@ private:
     void onFailed(Tx& tx, Effects& fx, const WorkerEvent& e);
     void onRunning(Tx& tx, Effects& fx, const WorkerEvent& e);
 
+    // A POST /job waiting for the group commit (see submit). Lives on the caller's stack;
+    // the fields after requestLog are written and read only under _mutex.
+    struct PendingSubmission {
+        Job* job = nullptr;
+        const std::string* requestLog = nullptr;
+        std::int64_t id = 0;
+        bool done = false;
+        std::exception_ptr error;
+    };
+
     Store& _store;
     std::shared_ptr<const WorkflowSet> _workflows;
     ServerConfig _config;
@@ -139,6 +150,8 @@ private:
     Hooks _hooks;
     std::recursive_mutex _mutex;
     Settings _settings;  // guarded by _mutex
+    std::mutex _submissionsMutex;
+    std::vector<PendingSubmission*> _submissions;  // guarded by _submissionsMutex
 };
 
 }  // namespace te

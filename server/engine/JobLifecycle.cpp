@@ -92,12 +92,12 @@ void EngineImpl::plan(Tx& tx, Effects& fx, const Job& job, Task& task) {
 void EngineImpl::startJob(Tx& tx, Effects& fx, Job& job) {
     job.state = JobState::Started;
     if (job.startedAt == 0) job.startedAt = nowMs();
-    tx.updateJob(job);
     log(tx, job, 0, Severity::Info, "controller", "job started");
     if (job.stage >= 0) {
+        tx.updateJob(job);
         resumeJob(tx, fx, job);
     } else {
-        startStage(tx, fx, job, 0);
+        startStage(tx, fx, job, 0);  // writes the job, with its stage
     }
 }
 
@@ -118,10 +118,12 @@ void EngineImpl::startStage(Tx& tx, Effects& fx, Job& job, int index) {
         "stage " + std::to_string(index + 1) + " '" + stage.name + "' started");
 
     int created = 0;
+    bool bornFailed = false;
     if (!stage.spawnTask.empty()) {
         Task t = makeTask(job, index, *_workflows->findTask(stage.spawnTask), TaskKind::Spawn,
                           nullptr);
         plan(tx, fx, job, t);
+        bornFailed |= t.state == TaskState::Failed;
         ++created;
     } else {
         const TaskClass& cls = *_workflows->findTask(stage.taskClass);
@@ -144,18 +146,20 @@ void EngineImpl::startStage(Tx& tx, Effects& fx, Job& job, int index) {
         if (targets.empty() && !stage.broadcast) {
             Task t = makeTask(job, index, cls, TaskKind::Normal, nullptr);
             plan(tx, fx, job, t);
+            bornFailed |= t.state == TaskState::Failed;
             ++created;
         }
         for (const auto& worker : targets) {
             Task t = makeTask(job, index, cls, TaskKind::Normal, nullptr);
             t.targetWorker = worker;
             plan(tx, fx, job, t);
+            bornFailed |= t.state == TaskState::Failed;
             ++created;
         }
     }
     if (created > 0) fx.tasksReady = true;
-    // Nothing to wait for when the stage has no task, or only tasks that failed at birth.
-    advance(tx, fx, job);
+    // Nothing to wait for when the stage has no task; a task that failed at birth may end it.
+    if (created == 0 || bornFailed) advance(tx, fx, job);
 }
 
 void EngineImpl::advance(Tx& tx, Effects& fx, Job& job) {
