@@ -147,7 +147,9 @@ public:
 
     // Runs fn in one transaction and commits; rolls back if fn throws and rethrows. When the
     // connection was lost (database restarted) it reconnects and runs fn again, up to a few
-    // times, so fn must have no effect outside the transaction before it returns.
+    // times, so fn must have no effect outside the transaction before it returns. fn must not
+    // call transact itself (on SQLite the one writer connection would deadlock). A connection
+    // lost during COMMIT may run fn again although the first commit went through.
     virtual void transact(const std::function<void(Tx&)>& fn) = 0;
 
     // "sqlite3" or "postgresql".
