@@ -1,9 +1,7 @@
 #include "server/ServerApp.h"
 
 #include <Poco/ConsoleChannel.h>
-#include <Poco/FileChannel.h>
-#include <Poco/FormattingChannel.h>
-#include <Poco/PatternFormatter.h>
+#include <Poco/SplitterChannel.h>
 #include <Poco/Util/HelpFormatter.h>
 #include <Poco/Util/Option.h>
 #include <Poco/Util/OptionSet.h>
@@ -14,6 +12,7 @@
 #include "shared/Errors.h"
 #include "shared/Version.h"
 #include "shared/config/ServerConfig.h"
+#include "shared/util/Logging.h"
 #include "shared/workflow/Workflow.h"
 
 namespace te {
@@ -33,28 +32,9 @@ int parsePort(const std::string& value) {
 }
 
 void setupLogging(const ServerConfig& cfg) {
-    Poco::AutoPtr<Poco::Channel> sink;
-    if (cfg.logFile.empty()) {
-        sink = new Poco::ConsoleChannel;
-    } else {
-        auto* file = new Poco::FileChannel(cfg.logFile);
-        file->setProperty("rotation", "100 M");
-        file->setProperty("archive", "timestamp");
-        file->setProperty("purgeCount", "5");
-        sink = file;
-    }
-    Poco::AutoPtr<Poco::PatternFormatter> format(
-        new Poco::PatternFormatter("%Y-%m-%dT%H:%M:%S.%iZ %p %s: %t"));
-    Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(format, sink));
-    try {
-        Poco::Logger::root().setChannel(channel);
-        Poco::Logger::root().setLevel(cfg.logLevel);
-        Poco::Logger::setLevel("", Poco::Logger::parseLevel(cfg.logLevel));
-    } catch (const Poco::Exception&) {
-        throw ConfigError(cfg.file + ": log_level: unknown level '" + cfg.logLevel + "'");
-    }
-    // Loggers created before this point (by name) keep the old channel unless told.
-    Poco::Logger::setChannel("", channel);
+    Poco::AutoPtr<Poco::SplitterChannel> sinks(new Poco::SplitterChannel);
+    if (cfg.logFile.empty()) sinks->addChannel(new Poco::ConsoleChannel);
+    installLogging(sinks, cfg.logFile, cfg.logLevel, cfg.file);
 }
 
 }  // namespace

@@ -5,10 +5,7 @@
 #include <Poco/Environment.h>
 #include <Poco/EventLogChannel.h>
 #include <Poco/File.h>
-#include <Poco/FileChannel.h>
-#include <Poco/FormattingChannel.h>
 #include <Poco/Path.h>
-#include <Poco/PatternFormatter.h>
 #include <Poco/SplitterChannel.h>
 #include <Poco/UnicodeConverter.h>
 #include <Poco/Util/HelpFormatter.h>
@@ -22,6 +19,7 @@
 
 #include "shared/Errors.h"
 #include "shared/Version.h"
+#include "shared/util/Logging.h"
 #include "winservice/EventSource.h"
 #include "winservice/ServiceRecovery.h"
 #include "worker/WorkerRuntime.h"
@@ -97,34 +95,15 @@ std::string ServiceApp::configPath() const {
 }
 
 void ServiceApp::setUpLogging(const WorkerConfig& worker) const {
-    Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
+    Poco::AutoPtr<Poco::SplitterChannel> sinks(new Poco::SplitterChannel);
     if (config().getBool("application.runAsService", false)) {
         registerEventSource();
-        Poco::AutoPtr<Poco::EventLogChannel> events(new Poco::EventLogChannel(kEventSource));
-        splitter->addChannel(events);
+        sinks->addChannel(new Poco::EventLogChannel(kEventSource));
     } else {
-        splitter->addChannel(new Poco::ConsoleChannel);
+        sinks->addChannel(new Poco::ConsoleChannel);
     }
-    Poco::File(Poco::Path(worker.logFile).parent()).createDirectories();
-    Poco::AutoPtr<Poco::FileChannel> file(new Poco::FileChannel(worker.logFile));
-    file->setProperty("rotation", "10 M");
-    file->setProperty("archive", "number");
-    file->setProperty("purgeCount", "5");
-    splitter->addChannel(file);
-
-    Poco::AutoPtr<Poco::PatternFormatter> pattern(
-        new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S.%i [%p] %s: %t"));
-    Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(pattern, splitter));
-    int level = 0;
-    try {
-        level = Poco::Logger::parseLevel(worker.logLevel);
-    } catch (const Poco::Exception&) {
-        throw ConfigError(worker.file + ": log_level: unknown level '" + worker.logLevel + "'");
-    }
-    for (Poco::Logger* l : {&Poco::Logger::root(), &Poco::Logger::get("worker"), &logger()}) {
-        l->setChannel(channel);
-        l->setLevel(level);
-    }
+    // A service has no console: its file log is always on (worker.logFile has a default).
+    installLogging(sinks, worker.logFile, worker.logLevel, worker.file);
 }
 
 int ServiceApp::main(const std::vector<std::string>&) {

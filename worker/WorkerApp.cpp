@@ -2,9 +2,6 @@
 
 #include <Poco/AutoPtr.h>
 #include <Poco/ConsoleChannel.h>
-#include <Poco/FileChannel.h>
-#include <Poco/FormattingChannel.h>
-#include <Poco/PatternFormatter.h>
 #include <Poco/SplitterChannel.h>
 #include <Poco/StringTokenizer.h>
 #include <Poco/Util/HelpFormatter.h>
@@ -25,6 +22,7 @@
 
 #include "shared/Errors.h"
 #include "shared/Version.h"
+#include "shared/util/Logging.h"
 #include "worker/WorkerRuntime.h"
 
 namespace te {
@@ -119,29 +117,9 @@ WorkerConfig WorkerApp::buildConfig() const {
 }
 
 void WorkerApp::setUpLogging(const WorkerConfig& config) const {
-    Poco::AutoPtr<Poco::SplitterChannel> splitter(new Poco::SplitterChannel);
-    splitter->addChannel(new Poco::ConsoleChannel);
-    if (!config.logFile.empty()) {
-        Poco::AutoPtr<Poco::FileChannel> file(new Poco::FileChannel(config.logFile));
-        file->setProperty("rotation", "10 M");
-        file->setProperty("archive", "number");
-        file->setProperty("purgeCount", "5");
-        splitter->addChannel(file);
-    }
-    Poco::AutoPtr<Poco::PatternFormatter> pattern(
-        new Poco::PatternFormatter("%Y-%m-%d %H:%M:%S.%i [%p] %s: %t"));
-    Poco::AutoPtr<Poco::FormattingChannel> channel(new Poco::FormattingChannel(pattern, splitter));
-    int level = 0;
-    try {
-        level = Poco::Logger::parseLevel(config.logLevel);
-    } catch (const Poco::Exception&) {
-        throw ConfigError(config.file + ": log_level: unknown level '" + config.logLevel + "'");
-    }
-    Poco::Logger::root().setChannel(channel);
-    logger().setChannel(channel);
-    Poco::Logger::root().setLevel(level);
-    Poco::Logger::get("worker").setChannel(channel);
-    Poco::Logger::get("worker").setLevel(level);
+    Poco::AutoPtr<Poco::SplitterChannel> sinks(new Poco::SplitterChannel);
+    sinks->addChannel(new Poco::ConsoleChannel);
+    installLogging(sinks, config.logFile, config.logLevel, config.file);
 }
 
 int WorkerApp::main(const std::vector<std::string>&) {
