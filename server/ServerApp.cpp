@@ -48,8 +48,9 @@ void ServerApp::defineOptions(Poco::Util::OptionSet& options) {
     options.addOption(Option("port", "p", "HTTP port (overrides http.port)").argument("N"));
     options.addOption(Option("database", "d", "database URL: sqlite3://db=PATH or postgresql://...")
                           .argument("URL"));
-    options.addOption(Option("dispatch", "", "ZeroMQ endpoint workers connect to, e.g. tcp://*:5555")
-                          .argument("ENDPOINT"));
+    options.addOption(
+        Option("dispatch", "", "ZeroMQ endpoint workers connect to, e.g. tcp://*:5555")
+            .argument("ENDPOINT"));
     options.addOption(Option("workflows", "w", "folder of workflow *.yaml files").argument("DIR"));
     options.addOption(Option("check-workflows", "", "validate the workflow files of DIR and exit")
                           .argument("DIR"));
@@ -77,7 +78,8 @@ void ServerApp::handleOption(const std::string& name, const std::string& value) 
 void ServerApp::printHelp() {
     Poco::Util::HelpFormatter help(options());
     help.setCommand("taskengine-server");
-    help.setUsage("--config FILE [--port N] [--database URL] [--dispatch ENDPOINT] [--workflows DIR]");
+    help.setUsage(
+        "--config FILE [--port N] [--database URL] [--dispatch ENDPOINT] [--workflows DIR]");
     help.setHeader("Task Engine server: REST API, job engine, scheduler, dispatch and callbacks.");
     help.setFooter("Flags override the config file. SIGTERM or SIGINT stops it cleanly.");
     help.format(std::cout);
@@ -85,7 +87,8 @@ void ServerApp::printHelp() {
 
 int ServerApp::main(const std::vector<std::string>&) {
     if (_stop) return EXIT_OK;
-    if (!_checkDir.empty()) return checkWorkflowsCommand(_checkDir, std::cout) == 0 ? EXIT_OK : EXIT_DATAERR;
+    if (!_checkDir.empty())
+        return checkWorkflowsCommand(_checkDir, std::cout) == 0 ? EXIT_OK : EXIT_DATAERR;
     ServerConfig cfg;
     try {
         if (!_configFile.empty()) cfg = loadServerConfig(_configFile);

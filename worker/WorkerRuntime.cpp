@@ -78,7 +78,8 @@ void WorkerRuntime::stop() { _impl->stopRequested.store(true); }
 
 void WorkerRuntime::Impl::run() {
     if (config.slots < 1) throw ConfigError(config.file + ": slots: must be at least 1");
-    if (config.name.empty()) config.name = platform::hostName() + "-" + std::to_string(Poco::Process::id());
+    if (config.name.empty())
+        config.name = platform::hostName() + "-" + std::to_string(Poco::Process::id());
     try {
         Poco::File(config.workDir).createDirectories();
     } catch (const Poco::Exception& e) {

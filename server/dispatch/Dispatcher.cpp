@@ -3,9 +3,9 @@
 #include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
 
-#include <chrono>
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstring>
 #include <map>
 #include <set>
@@ -164,7 +164,8 @@ void Dispatcher::run() {
                                    {static_cast<void*>(pull), 0, ZMQ_POLLIN, 0}};
         auto wait = std::min(nextHeartbeat, nextTick) - Clock::now();
         long ms = std::max<long>(
-            0, static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()));
+            0,
+            static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()));
         try {
             zmq::poll(items, 2, std::chrono::milliseconds(std::min<long>(ms, 200)));
         } catch (const zmq::error_t& e) {
@@ -246,13 +247,14 @@ void Dispatcher::run() {
 
 void Dispatcher::State::send(const std::string& routingId, const char* type,
                              const std::string& body) {
-    std::array<zmq::const_buffer, 3> frames = {zmq::buffer(routingId), zmq::buffer(type, std::strlen(type)),
-                                               zmq::buffer(body)};
+    std::array<zmq::const_buffer, 3> frames = {
+        zmq::buffer(routingId), zmq::buffer(type, std::strlen(type)), zmq::buffer(body)};
     try {
         zmq::send_multipart(*router, frames, zmq::send_flags::dontwait);
     } catch (const zmq::error_t& e) {
         // EHOSTUNREACH: the worker's connection is gone. Its tasks come back by lease expiry.
-        logger.warning("send %s to %s failed: %s", std::string(type), routingId, std::string(e.what()));
+        logger.warning("send %s to %s failed: %s", std::string(type), routingId,
+                       std::string(e.what()));
     }
 }
 
@@ -275,7 +277,8 @@ void Dispatcher::State::handle(const std::string& rid, const std::string& type,
         w.stopping = false;
         std::vector<std::int64_t> running;
         if (auto r = msg->getArray("running")) {
-            for (size_t i = 0; i < r->size(); ++i) running.push_back(r->getElement<std::int64_t>(i));
+            for (size_t i = 0; i < r->size(); ++i)
+                running.push_back(r->getElement<std::int64_t>(i));
         }
         w.inflight = std::set<std::int64_t>(running.begin(), running.end());
         for (const auto& [otherId, other] : workers) {
@@ -395,8 +398,9 @@ void Dispatcher::State::heartbeat(Clock::time_point now) {
     for (auto it = workers.begin(); it != workers.end();) {
         WorkerInfo& w = it->second;
         if (now - w.lastSeen > deadAfter) {
-            logger.warning("worker %s stopped heartbeating; its %z task(s) return when their lease ends",
-                           w.name, w.inflight.size());
+            logger.warning(
+                "worker %s stopped heartbeating; its %z task(s) return when their lease ends",
+                w.name, w.inflight.size());
             it = workers.erase(it);
             continue;
         }

@@ -33,8 +33,8 @@ public:
     // 127.0.0.1, and "*" ports resolved).
     std::string endpoint() const;
 
-    void wake();                        // queued tasks may be waiting: dispatch now
-    void cancel(std::int64_t taskId);   // tell the task's worker to stop it
+    void wake();                       // queued tasks may be waiting: dispatch now
+    void cancel(std::int64_t taskId);  // tell the task's worker to stop it
     std::vector<WorkerSnapshot> workers() const;
 
 private:

@@ -22,7 +22,8 @@ int probe(const std::string& url, std::string& error) {
         if (uri.getScheme() == "https") {
             Poco::Net::Context::Ptr ctx = new Poco::Net::Context(
                 Poco::Net::Context::TLS_CLIENT_USE, "", Poco::Net::Context::VERIFY_RELAXED);
-            session = std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), ctx);
+            session =
+                std::make_unique<Poco::Net::HTTPSClientSession>(uri.getHost(), uri.getPort(), ctx);
         } else if (uri.getScheme() == "http") {
             session = std::make_unique<Poco::Net::HTTPClientSession>(uri.getHost(), uri.getPort());
         } else {
@@ -186,7 +187,8 @@ int EngineImpl::expireEndpointWaits() {
         _store.transact([&](Tx& tx) {
             n = 0;
             fx = Effects{};
-            for (Task& t : tx.undeliveredTargeted(nowMs() - static_cast<TimeMs>(wait) * 1000, 1000)) {
+            for (Task& t :
+                 tx.undeliveredTargeted(nowMs() - static_cast<TimeMs>(wait) * 1000, 1000)) {
                 t.state = TaskState::Incomplete;
                 t.message = "worker '" + t.targetWorker + "' did not receive the task within " +
                             std::to_string(wait) + " s";
@@ -194,7 +196,8 @@ int EngineImpl::expireEndpointWaits() {
                 tx.updateTask(t);
                 auto job = tx.findJob(t.jobId);
                 if (!job) continue;
-                log(tx, *job, t.id, Severity::Error, "controller", "'" + t.name + "' incomplete: " + t.message);
+                log(tx, *job, t.id, Severity::Error, "controller",
+                    "'" + t.name + "' incomplete: " + t.message);
                 callback(tx, fx, *job, &t, "fail", t.message);
                 advance(tx, fx, *job);
                 ++n;

@@ -55,8 +55,8 @@ struct QueueStats {
 
 struct HealthReport {
     bool databaseOk = false;
-    std::string databaseBackend;                 // "sqlite3" / "postgresql"
-    std::map<std::string, QueueStats> queues;    // work, windows_capture, scheduler, callback...
+    std::string databaseBackend;               // "sqlite3" / "postgresql"
+    std::map<std::string, QueueStats> queues;  // work, windows_capture, scheduler, callback...
     TaskTotals tasks;
     std::map<JobState, std::int64_t> jobs;
     std::int64_t failedJobs = 0;

@@ -29,8 +29,7 @@ std::vector<Schedule> builtinSchedules(int interval) {
         {"expire_leases", "ExpireLeases", 1, 1, "scheduler",
          "Hands tasks of workers that stopped heartbeating to other workers.", true},
         {"expire_endpoint_waits", "ExpireEndpointWaits", 1, 1, "scheduler",
-         "Marks targeted task copies that no named worker received in time as incomplete.",
-         true},
+         "Marks targeted task copies that no named worker received in time as incomplete.", true},
         {"admit_jobs", "AdmitJobs", 1, 1, "scheduler",
          "Starts queued jobs while max_jobs and priority_slots allow.", true},
     };
@@ -133,8 +132,10 @@ std::int64_t EngineImpl::submit(const Submission& s) {
         for (const auto& [name, in] : inputs) {
             if (in.source != InputSource::HttpHeader) continue;
             auto it = s.headers.find(lower(in.key));
-            if (it != s.headers.end()) headerValues[name] = it->second;
-            else if (in.defaultValue) headerValues[name] = *in.defaultValue;
+            if (it != s.headers.end())
+                headerValues[name] = it->second;
+            else if (in.defaultValue)
+                headerValues[name] = *in.defaultValue;
         }
     };
     captureHeaders(def->input);
@@ -150,8 +151,7 @@ std::int64_t EngineImpl::submit(const Submission& s) {
             throw ValidationError("missing required input '" + name + "' (parameter)");
         }
         if (in.source == InputSource::HttpHeader && !headerValues.count(name)) {
-            throw ValidationError("missing required input '" + name + "' (header " + in.key +
-                                  ")");
+            throw ValidationError("missing required input '" + name + "' (header " + in.key + ")");
         }
     }
 
@@ -168,9 +168,12 @@ std::int64_t EngineImpl::submit(const Submission& s) {
     TimeMs now = nowMs();
     job.createdAt = now;  // so a job without run_at shows run_at == created_at, as the reference
     job.runAt = s.runAt.value_or(now);
-    if (job.runAt > now) job.state = JobState::Scheduled;
-    else if (!job.semaphoreUrl.empty()) job.state = JobState::Pending;
-    else job.state = JobState::Queued;
+    if (job.runAt > now)
+        job.state = JobState::Scheduled;
+    else if (!job.semaphoreUrl.empty())
+        job.state = JobState::Pending;
+    else
+        job.state = JobState::Queued;
 
     // Group commit: the submission waits in _submissions; whoever holds the engine lock next
     // stores every waiting submission (and runs admission once) in one transaction. Under
@@ -216,9 +219,8 @@ std::int64_t EngineImpl::submit(const Submission& s) {
 std::int64_t EngineImpl::insertSubmission(Tx& tx, Job& job, const std::string& requestLog) {
     std::int64_t id = tx.insertJob(job);
     if (!requestLog.empty()) log(tx, job, 0, Severity::Info, "api", requestLog);
-    std::string where = job.state == JobState::Scheduled
-                            ? "scheduled for " + formatIso(job.runAt)
-                            : std::string(toString(job.state));
+    std::string where = job.state == JobState::Scheduled ? "scheduled for " + formatIso(job.runAt)
+                                                         : std::string(toString(job.state));
     log(tx, job, 0, Severity::Info, "controller", "job created: " + where);
     return id;
 }

@@ -31,14 +31,14 @@ struct WorkerEvent {
     Kind kind = Kind::Log;
     std::int64_t taskId = 0;
     std::string worker;
-    Severity severity = Severity::Info;      // Log
-    std::string message;                     // Log; Failed: the error
-    Poco::JSON::Object::Ptr output;          // Done
-    Poco::JSON::Array::Ptr spawn;            // Done
-    std::optional<int> exitCode;             // Done, Failed
-    bool requeue = false;                    // Failed
-    std::vector<std::int64_t> running;       // Running: the tasks a (re)joining worker runs
-    TimeMs leaseUntil = 0;                   // Running
+    Severity severity = Severity::Info;  // Log
+    std::string message;                 // Log; Failed: the error
+    Poco::JSON::Object::Ptr output;      // Done
+    Poco::JSON::Array::Ptr spawn;        // Done
+    std::optional<int> exitCode;         // Done, Failed
+    bool requeue = false;                // Failed
+    std::vector<std::int64_t> running;   // Running: the tasks a (re)joining worker runs
+    TimeMs leaseUntil = 0;               // Running
 };
 
 // The engine. Every state change runs under _mutex and inside one store transaction; what
@@ -47,10 +47,10 @@ struct WorkerEvent {
 class EngineImpl : public Engine {
 public:
     struct Hooks {
-        std::function<void()> tasksReady;                          // new queued tasks
-        std::function<void(std::int64_t taskId)> cancelTask;       // stop a running task
-        std::function<void()> callbacksReady;                      // outbox rows committed
-        std::function<std::vector<WorkerSnapshot>()> liveWorkers;  // dispatcher registry
+        std::function<void()> tasksReady;                                // new queued tasks
+        std::function<void(std::int64_t taskId)> cancelTask;             // stop a running task
+        std::function<void()> callbacksReady;                            // outbox rows committed
+        std::function<std::vector<WorkerSnapshot>()> liveWorkers;        // dispatcher registry
         std::function<std::map<std::string, QueueStats>()> extraQueues;  // scheduler, callback
     };
 
@@ -85,9 +85,8 @@ public:
     // One event each; the same as a batch of one.
     void taskStarted(std::int64_t taskId, const std::string& worker);
     void taskLog(std::int64_t taskId, Severity severity, const std::string& message);
-    void taskDone(std::int64_t taskId, const std::string& worker,
-                  Poco::JSON::Object::Ptr output, Poco::JSON::Array::Ptr spawn,
-                  std::optional<int> exitCode);
+    void taskDone(std::int64_t taskId, const std::string& worker, Poco::JSON::Object::Ptr output,
+                  Poco::JSON::Array::Ptr spawn, std::optional<int> exitCode);
     void taskFailed(std::int64_t taskId, const std::string& worker, const std::string& error,
                     std::optional<int> exitCode, bool requeue);
     // A worker (re)announced tasks it is running: they are its again, whatever a lease said.
@@ -95,11 +94,11 @@ public:
                        TimeMs leaseUntil);
 
     // --- periodic work (called by the scheduler) ---
-    void admit();                    // start queued jobs while slots allow
-    int queueScheduledJobs();        // scheduled jobs whose run_at passed -> queued/pending
-    int checkSemaphores();           // pending jobs whose semaphore answers 2xx -> queued
-    int expireLeases();              // tasks of silent workers -> queued again
-    int expireEndpointWaits();       // targeted copies never received -> incomplete
+    void admit();               // start queued jobs while slots allow
+    int queueScheduledJobs();   // scheduled jobs whose run_at passed -> queued/pending
+    int checkSemaphores();      // pending jobs whose semaphore answers 2xx -> queued
+    int expireLeases();         // tasks of silent workers -> queued again
+    int expireEndpointWaits();  // targeted copies never received -> incomplete
     const WorkflowSet& workflows() const { return *_workflows; }
 
 private:
@@ -109,8 +108,8 @@ private:
     JobView view(Tx& tx, const Job& job, bool withPosition);
     void log(Tx& tx, const Job& job, std::int64_t taskId, Severity s, const std::string& prog,
              const std::string& message);
-    void callback(Tx& tx, Effects& fx, const Job& job, const Task* task,
-                  const std::string& event, const std::string& message);
+    void callback(Tx& tx, Effects& fx, const Job& job, const Task* task, const std::string& event,
+                  const std::string& message);
 
     // job life cycle (inside a transaction, _mutex held)
     void startJob(Tx& tx, Effects& fx, Job& job);

@@ -19,7 +19,8 @@ std::vector<std::string> endpointsOf(const Job& job) {
     auto value = params->get("endpoints");
     if (value.type() == typeid(Poco::JSON::Array::Ptr)) {
         for (const auto& v : *value.extract<Poco::JSON::Array::Ptr>()) {
-            if (v.isString() && !v.extract<std::string>().empty()) out.push_back(v.extract<std::string>());
+            if (v.isString() && !v.extract<std::string>().empty())
+                out.push_back(v.extract<std::string>());
         }
     } else if (value.isString()) {
         out.push_back(value.extract<std::string>());
@@ -85,7 +86,8 @@ Task EngineImpl::makeTask(const Job& job, int stage, const TaskClass& cls, TaskK
 void EngineImpl::plan(Tx& tx, Effects& fx, const Job& job, Task& task) {
     tx.insertTask(task);
     if (task.state != TaskState::Failed) return;
-    log(tx, job, task.id, Severity::Error, "controller", "'" + task.name + "' failed: " + task.message);
+    log(tx, job, task.id, Severity::Error, "controller",
+        "'" + task.name + "' failed: " + task.message);
     callback(tx, fx, job, &task, "fail", task.message);
 }
 
@@ -120,8 +122,8 @@ void EngineImpl::startStage(Tx& tx, Effects& fx, Job& job, int index) {
     int created = 0;
     bool bornFailed = false;
     if (!stage.spawnTask.empty()) {
-        Task t = makeTask(job, index, *_workflows->findTask(stage.spawnTask), TaskKind::Spawn,
-                          nullptr);
+        Task t =
+            makeTask(job, index, *_workflows->findTask(stage.spawnTask), TaskKind::Spawn, nullptr);
         plan(tx, fx, job, t);
         bornFailed |= t.state == TaskState::Failed;
         ++created;
@@ -218,8 +220,7 @@ void EngineImpl::advance(Tx& tx, Effects& fx, Job& job) {
     startStage(tx, fx, job, job.stage + 1);
 }
 
-void EngineImpl::finishJob(Tx& tx, Effects& fx, Job& job, bool failed,
-                           const std::string& message) {
+void EngineImpl::finishJob(Tx& tx, Effects& fx, Job& job, bool failed, const std::string& message) {
     if (failed) stopTasks(tx, fx, job, "job failed");
     if (job.state == JobState::Started) fx.slotFreed = true;
     job.state = JobState::Completed;
@@ -257,8 +258,7 @@ void EngineImpl::resumeJob(Tx& tx, Effects& fx, Job& job) {
     advance(tx, fx, job);
 }
 
-std::string EngineImpl::updateJob(const std::string& client, std::int64_t id,
-                                  const JobUpdate& u) {
+std::string EngineImpl::updateJob(const std::string& client, std::int64_t id, const JobUpdate& u) {
     std::vector<std::string> done;
     Effects fx;
     {
@@ -267,11 +267,9 @@ std::string EngineImpl::updateJob(const std::string& client, std::int64_t id,
             done.clear();
             fx = Effects{};
             Job job = requireJob(tx, client, id);
-            const bool finished =
-                job.state == JobState::Completed || job.state == JobState::Broken;
+            const bool finished = job.state == JobState::Completed || job.state == JobState::Broken;
             const bool waiting = job.state == JobState::Queued ||
-                                 job.state == JobState::Scheduled ||
-                                 job.state == JobState::Pending;
+                                 job.state == JobState::Scheduled || job.state == JobState::Pending;
             if (u.priority) {
                 job.priority = *u.priority;
                 done.push_back("priority");
@@ -290,9 +288,12 @@ std::string EngineImpl::updateJob(const std::string& client, std::int64_t id,
             }
             if (waiting && (u.runAt || u.semaphoreUrl)) {
                 // Re-place a waiting job: the new run_at or semaphore decides where it waits.
-                if (job.runAt > nowMs()) job.state = JobState::Scheduled;
-                else if (!job.semaphoreUrl.empty()) job.state = JobState::Pending;
-                else job.state = JobState::Queued;
+                if (job.runAt > nowMs())
+                    job.state = JobState::Scheduled;
+                else if (!job.semaphoreUrl.empty())
+                    job.state = JobState::Pending;
+                else
+                    job.state = JobState::Queued;
             }
             if (u.queueState) {
                 JobState target = *u.queueState;
@@ -317,9 +318,12 @@ std::string EngineImpl::updateJob(const std::string& client, std::int64_t id,
                     job.finishedAt = nowMs();
                 } else if (target == JobState::Queued) {
                     if (job.state == JobState::Paused) {
-                        if (job.runAt > nowMs()) job.state = JobState::Scheduled;
-                        else if (!job.semaphoreUrl.empty() && job.stage < 0) job.state = JobState::Pending;
-                        else job.state = JobState::Queued;
+                        if (job.runAt > nowMs())
+                            job.state = JobState::Scheduled;
+                        else if (!job.semaphoreUrl.empty() && job.stage < 0)
+                            job.state = JobState::Pending;
+                        else
+                            job.state = JobState::Queued;
                     }
                 } else {
                     throw ValidationError("queue_state must be paused, broken or queued");

@@ -40,12 +40,18 @@ std::map<std::string, std::string> Settings::toMap() const {
 
 void Settings::apply(const std::string& name, const std::string& value) {
     constexpr int big = 1000000;
-    if (name == "max_jobs") maxJobs = parseSetting(name, value, 0, big);
-    else if (name == "priority_slots") prioritySlots = parseSetting(name, value, 0, big);
-    else if (name == "priority_threshold") priorityThreshold = parseSetting(name, value, -big, big);
-    else if (name == "schedule_interval") scheduleInterval = parseSetting(name, value, 1, 86400);
-    else if (name == "retry_delay") retryDelay = parseSetting(name, value, 0, 86400);
-    else if (name == "retry_limit") retryLimit = parseSetting(name, value, 0, 1000);
+    if (name == "max_jobs")
+        maxJobs = parseSetting(name, value, 0, big);
+    else if (name == "priority_slots")
+        prioritySlots = parseSetting(name, value, 0, big);
+    else if (name == "priority_threshold")
+        priorityThreshold = parseSetting(name, value, -big, big);
+    else if (name == "schedule_interval")
+        scheduleInterval = parseSetting(name, value, 1, 86400);
+    else if (name == "retry_delay")
+        retryDelay = parseSetting(name, value, 0, 86400);
+    else if (name == "retry_limit")
+        retryLimit = parseSetting(name, value, 0, 1000);
     else {
         if (name.empty() || name.size() > 100) {
             throw ValidationError("setting name must be 1 to 100 characters");

@@ -56,11 +56,21 @@ void EngineImpl::applyWorkerEvents(const std::vector<WorkerEvent>& events) {
 
 void EngineImpl::applyEvent(Tx& tx, Effects& fx, const WorkerEvent& e) {
     switch (e.kind) {
-        case WorkerEvent::Kind::Started: onStarted(tx, fx, e.taskId, e.worker); break;
-        case WorkerEvent::Kind::Log: onLog(tx, e.taskId, e.severity, e.message); break;
-        case WorkerEvent::Kind::Done: onDone(tx, fx, e); break;
-        case WorkerEvent::Kind::Failed: onFailed(tx, fx, e); break;
-        case WorkerEvent::Kind::Running: onRunning(tx, fx, e); break;
+        case WorkerEvent::Kind::Started:
+            onStarted(tx, fx, e.taskId, e.worker);
+            break;
+        case WorkerEvent::Kind::Log:
+            onLog(tx, e.taskId, e.severity, e.message);
+            break;
+        case WorkerEvent::Kind::Done:
+            onDone(tx, fx, e);
+            break;
+        case WorkerEvent::Kind::Failed:
+            onFailed(tx, fx, e);
+            break;
+        case WorkerEvent::Kind::Running:
+            onRunning(tx, fx, e);
+            break;
     }
 }
 
@@ -95,8 +105,7 @@ void EngineImpl::taskDone(std::int64_t taskId, const std::string& worker,
 }
 
 void EngineImpl::taskFailed(std::int64_t taskId, const std::string& worker,
-                            const std::string& error, std::optional<int> exitCode,
-                            bool requeue) {
+                            const std::string& error, std::optional<int> exitCode, bool requeue) {
     WorkerEvent e;
     e.kind = WorkerEvent::Kind::Failed;
     e.taskId = taskId;
@@ -192,8 +201,7 @@ void EngineImpl::onDone(Tx& tx, Effects& fx, const WorkerEvent& e) {
         job->context = json::stringify(context);
         tx.updateJob(*job);
     }
-    log(tx, *job, taskId, Severity::Info, "worker",
-        label(task) + " completed successfully");
+    log(tx, *job, taskId, Severity::Info, "worker", label(task) + " completed successfully");
     callback(tx, fx, *job, &task, "complete", task.message);
 
     if (task.kind == TaskKind::Spawn) {
@@ -259,9 +267,8 @@ void EngineImpl::onFailed(Tx& tx, Effects& fx, const WorkerEvent& e) {
         tx.insertTask(next);
         log(tx, *job, taskId, Severity::Warn, "worker",
             label(task) + " failed on " + worker + ": " + error + "; retry " +
-                std::to_string(task.attempt) + " of " +
-                std::to_string(task.maxAttempts - 1) + " in " + std::to_string(delay) +
-                " s");
+                std::to_string(task.attempt) + " of " + std::to_string(task.maxAttempts - 1) +
+                " in " + std::to_string(delay) + " s");
         fx.tasksReady = true;
         return;
     }

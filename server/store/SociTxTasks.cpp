@@ -245,8 +245,9 @@ std::int64_t SociTx::countStageTasks(std::int64_t jobId, int stage,
     long long count = 0;
     query.into(count).bind(jobId).bind(stage);
     for (TaskState s : states) query.bind(asInt(s));
-    query.run("SELECT COUNT(*) FROM tasks WHERE job_id = :job_id AND stage = :stage AND state IN (" +
-              placeholders("s", states.size()) + ")");
+    query.run(
+        "SELECT COUNT(*) FROM tasks WHERE job_id = :job_id AND stage = :stage AND state IN (" +
+        placeholders("s", states.size()) + ")");
     return count;
 }
 

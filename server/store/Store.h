@@ -18,8 +18,8 @@ namespace te {
 
 // GET /jobs filters. Every field is optional; the defaults give "the last 10 jobs".
 struct JobFilter {
-    int limit = 10;                    // 1..1000 (the HTTP layer validates)
-    std::string orderBy = "id";        // one of Store::sortableJobColumns(); anything else throws
+    int limit = 10;              // 1..1000 (the HTTP layer validates)
+    std::string orderBy = "id";  // one of Store::sortableJobColumns(); anything else throws
     bool asc = false;
     std::vector<JobState> states;      // empty: any
     std::optional<TimeMs> from;        // created_at >= from

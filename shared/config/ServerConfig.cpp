@@ -37,8 +37,8 @@ void readDispatch(const YamlReader& r, const YAML::Node& n, DispatchConfig& d) {
     if (n["liveness"]) d.liveness = r.integer(n["liveness"], "dispatch.liveness", 1, 100);
     if (n["lease_ms"]) d.leaseMs = r.integer(n["lease_ms"], "dispatch.lease_ms", 100, 86400000);
     if (n["wait_for_endpoints_timeout"]) {
-        d.waitForEndpointsTimeoutSec = r.integer(
-            n["wait_for_endpoints_timeout"], "dispatch.wait_for_endpoints_timeout", 1, 86400);
+        d.waitForEndpointsTimeoutSec = r.integer(n["wait_for_endpoints_timeout"],
+                                                 "dispatch.wait_for_endpoints_timeout", 1, 86400);
     }
 }
 
@@ -55,7 +55,8 @@ void readCallbacks(const YamlReader& r, const YAML::Node& n, CallbackConfig& c) 
     if (n["backoff_max_ms"]) {
         c.backoffMaxMs = r.integer(n["backoff_max_ms"], "callbacks.backoff_max_ms", 1, 86400000);
     }
-    if (n["allowed_hosts"]) c.allowedHosts = r.strList(n["allowed_hosts"], "callbacks.allowed_hosts");
+    if (n["allowed_hosts"])
+        c.allowedHosts = r.strList(n["allowed_hosts"], "callbacks.allowed_hosts");
     if (n["signature_header"]) {
         c.signatureHeader = r.str(n["signature_header"], "callbacks.signature_header");
     }
@@ -94,7 +95,8 @@ ClientConfig readClient(const YamlReader& r, const YAML::Node& n, const std::str
     if (n["callback_endpoints"]) {
         c.callbackEndpoints = r.strList(n["callback_endpoints"], path + ".callback_endpoints");
     }
-    if (n["callback_secret"]) c.callbackSecret = r.str(n["callback_secret"], path + ".callback_secret");
+    if (n["callback_secret"])
+        c.callbackSecret = r.str(n["callback_secret"], path + ".callback_secret");
     return c;
 }
 
@@ -123,7 +125,8 @@ ServerConfig parseServerConfig(const std::string& yamlText, const std::string& f
             std::string path = "clients[" + std::to_string(i) + "]";
             ClientConfig c = readClient(r, clients[i], path);
             for (const auto& other : cfg.clients) {
-                if (other.name == c.name) r.fail(path + ".name", "duplicate client '" + c.name + "'");
+                if (other.name == c.name)
+                    r.fail(path + ".name", "duplicate client '" + c.name + "'");
             }
             cfg.clients.push_back(std::move(c));
         }

@@ -12,8 +12,8 @@ WorkerConfig parseWorkerConfig(const std::string& yamlText, const std::string& f
     if (root.IsNull()) return cfg;
     r.expectMap(root, "",
                 {"server", "name", "queues", "slots", "work_dir", "env", "keep_work_dirs",
-                 "min_free_disk_mb", "heartbeat_ms", "liveness", "grace", "log_level",
-                 "log_file", "pid_file"});
+                 "min_free_disk_mb", "heartbeat_ms", "liveness", "grace", "log_level", "log_file",
+                 "pid_file"});
     if (root["server"]) cfg.server = r.str(root["server"], "server");
     if (root["name"]) cfg.name = r.str(root["name"], "name");
     if (root["queues"]) {
@@ -23,7 +23,8 @@ WorkerConfig parseWorkerConfig(const std::string& yamlText, const std::string& f
     if (root["slots"]) cfg.slots = r.integer(root["slots"], "slots", 1, 1024);
     if (root["work_dir"]) cfg.workDir = r.str(root["work_dir"], "work_dir");
     if (root["env"]) cfg.env = r.strMap(root["env"], "env");
-    if (root["keep_work_dirs"]) cfg.keepWorkDirs = r.boolean(root["keep_work_dirs"], "keep_work_dirs");
+    if (root["keep_work_dirs"])
+        cfg.keepWorkDirs = r.boolean(root["keep_work_dirs"], "keep_work_dirs");
     if (root["min_free_disk_mb"]) {
         cfg.minFreeDiskMb = r.integer(root["min_free_disk_mb"], "min_free_disk_mb", 0, 1 << 30);
     }

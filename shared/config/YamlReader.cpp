@@ -86,7 +86,7 @@ std::vector<std::string> YamlReader::strList(const YAML::Node& node,
 }
 
 std::map<std::string, std::string> YamlReader::strMap(const YAML::Node& node,
-                                                       const std::string& keyPath) const {
+                                                      const std::string& keyPath) const {
     std::map<std::string, std::string> out;
     if (node.IsNull()) return out;
     if (!node.IsMap()) fail(keyPath, "must be a mapping of strings");

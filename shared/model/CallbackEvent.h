@@ -14,9 +14,9 @@ struct CallbackEvent {
     std::int64_t jobId = 0;
     std::int64_t taskId = 0;
     std::string url;
-    std::string headers;      // JSON object of extra headers (Workflow-Id, ...)
-    std::string body;         // the JSON body, fixed when the event is written
-    std::string client;       // whose signing key applies
+    std::string headers;  // JSON object of extra headers (Workflow-Id, ...)
+    std::string body;     // the JSON body, fixed when the event is written
+    std::string client;   // whose signing key applies
     State state = State::Pending;
     int attempts = 0;
     std::string lastError;

@@ -27,22 +27,22 @@ struct Job {
     std::int64_t id = 0;
     std::string client;
     std::string workflow;
-    int priority = 5;           // lower is more urgent
-    std::string parameters;     // the submitted parameters object, as JSON text
-    std::string headers;        // JSON object of the http-header inputs captured at submission
-    std::string context;        // JSON object: parameters + outputs of finished tasks
-    std::string contentId;      // parameters.content_id, indexed for ?search=
+    int priority = 5;        // lower is more urgent
+    std::string parameters;  // the submitted parameters object, as JSON text
+    std::string headers;     // JSON object of the http-header inputs captured at submission
+    std::string context;     // JSON object: parameters + outputs of finished tasks
+    std::string contentId;   // parameters.content_id, indexed for ?search=
     JobState state = JobState::Queued;
     bool failed = false;
     bool persist = false;
     std::string semaphoreUrl;
-    std::string message;        // why it failed or broke; empty otherwise
-    int stage = -1;             // index of the running stage; -1 before the first
+    std::string message;  // why it failed or broke; empty otherwise
+    int stage = -1;       // index of the running stage; -1 before the first
     TimeMs createdAt = 0;
     TimeMs updatedAt = 0;
-    TimeMs runAt = 0;           // when it may start; createdAt when not given
-    TimeMs startedAt = 0;       // 0 until started
-    TimeMs finishedAt = 0;      // 0 until completed or broken
+    TimeMs runAt = 0;       // when it may start; createdAt when not given
+    TimeMs startedAt = 0;   // 0 until started
+    TimeMs finishedAt = 0;  // 0 until completed or broken
 };
 
 }  // namespace te

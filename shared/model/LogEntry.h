@@ -14,9 +14,9 @@ const char* toString(Severity s);  // "INFO", ...
 struct LogEntry {
     std::int64_t id = 0;
     std::int64_t jobId = 0;
-    std::int64_t taskId = 0;      // 0 for job-level entries
+    std::int64_t taskId = 0;  // 0 for job-level entries
     Severity severity = Severity::Info;
-    std::string progname;         // api, controller, worker, callback, scheduler
+    std::string progname;  // api, controller, worker, callback, scheduler
     std::string message;
     TimeMs createdAt = 0;
 };

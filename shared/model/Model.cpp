@@ -8,10 +8,10 @@
 
 namespace te {
 namespace {
-constexpr std::array<const char*, 7> kJobStates = {"queued",  "started",   "completed", "pending",
-                                                   "broken",  "scheduled", "paused"};
-constexpr std::array<const char*, 9> kTaskStates = {"waiting", "queued", "assigned",
-                                                    "running", "completed", "failed",
+constexpr std::array<const char*, 7> kJobStates = {"queued", "started",   "completed", "pending",
+                                                   "broken", "scheduled", "paused"};
+constexpr std::array<const char*, 9> kTaskStates = {"waiting", "queued",     "assigned",
+                                                    "running", "completed",  "failed",
                                                     "retried", "incomplete", "cancelled"};
 }  // namespace
 
@@ -47,16 +47,18 @@ std::optional<TaskKind> parseTaskKind(const std::string& text) {
 }
 
 const char* toString(Severity s) {
-    static constexpr std::array<const char*, 5> names = {"DEBUG", "INFO", "WARN", "ERROR",
-                                                         "FATAL"};
+    static constexpr std::array<const char*, 5> names = {"DEBUG", "INFO", "WARN", "ERROR", "FATAL"};
     return names.at(static_cast<size_t>(s));
 }
 
 const char* toString(CallbackEvent::State s) {
     switch (s) {
-        case CallbackEvent::State::Pending: return "pending";
-        case CallbackEvent::State::Delivered: return "delivered";
-        case CallbackEvent::State::Dead: return "dead";
+        case CallbackEvent::State::Pending:
+            return "pending";
+        case CallbackEvent::State::Delivered:
+            return "delivered";
+        case CallbackEvent::State::Dead:
+            return "dead";
     }
     return "pending";
 }

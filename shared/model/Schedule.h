@@ -6,8 +6,8 @@ namespace te {
 
 // A periodic piece of engine work, listed by GET /schedules in the reference's shape.
 struct Schedule {
-    std::string name;          // "queue_scheduled_jobs"
-    std::string className;     // "QueueJobs"
+    std::string name;       // "queue_scheduled_jobs"
+    std::string className;  // "QueueJobs"
     int everySec = 60;
     int firstInSec = 5;
     std::string queue = "scheduler";

@@ -37,7 +37,7 @@ struct Task {
     std::int64_t id = 0;
     std::int64_t jobId = 0;
     int stage = 0;
-    std::string name;          // task class key, e.g. "transcode"
+    std::string name;  // task class key, e.g. "transcode"
     TaskKind kind = TaskKind::Normal;
     TaskState state = TaskState::Waiting;
     std::string queue = "work";
@@ -47,18 +47,18 @@ struct Task {
     int maxAttempts = 1;       // 1 + retries allowed
     int priority = 5;          // the job's priority, copied so dispatch needs no join
     // What the worker runs, resolved when the task is queued (placeholders filled).
-    std::string builtin;       // non-empty: run in-process (noop, sleep, http, copy, move)
+    std::string builtin;  // non-empty: run in-process (noop, sleep, http, copy, move)
     std::string command;
-    std::string args;          // JSON array of strings
-    std::string env;           // JSON object of strings
-    std::string inputs;        // JSON object: this task's own inputs (a spawn element)
-    int timeoutSec = 0;        // 0: none
-    std::string output;        // JSON object from output.json
-    std::string message;       // last error or result message
+    std::string args;     // JSON array of strings
+    std::string env;      // JSON object of strings
+    std::string inputs;   // JSON object: this task's own inputs (a spawn element)
+    int timeoutSec = 0;   // 0: none
+    std::string output;   // JSON object from output.json
+    std::string message;  // last error or result message
     std::optional<int> exitCode;
     TimeMs createdAt = 0;
-    TimeMs notBefore = 0;      // retry delay: not dispatched before this
-    TimeMs leaseUntil = 0;     // assigned/running: handed to another worker after this
+    TimeMs notBefore = 0;   // retry delay: not dispatched before this
+    TimeMs leaseUntil = 0;  // assigned/running: handed to another worker after this
     TimeMs startedAt = 0;
     TimeMs finishedAt = 0;
 };

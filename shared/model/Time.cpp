@@ -1,10 +1,10 @@
 #include "shared/model/Time.h"
 
 #include <Poco/DateTime.h>
-#include <Poco/Exception.h>
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/DateTimeParser.h>
+#include <Poco/Exception.h>
 #include <Poco/Timestamp.h>
 
 #include <regex>

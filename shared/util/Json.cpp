@@ -2,8 +2,8 @@
 
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
-#include <Poco/UTF8Encoding.h>
 #include <Poco/TextIterator.h>
+#include <Poco/UTF8Encoding.h>
 
 #include <sstream>
 

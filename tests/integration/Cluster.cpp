@@ -25,7 +25,8 @@ Poco::JSON::Object::Ptr HttpResult::object() const { return json::parseObject(bo
 
 Poco::JSON::Array::Ptr HttpResult::array() const {
     auto v = json::parse(body, 1000);
-    if (v.type() != typeid(Poco::JSON::Array::Ptr)) throw std::runtime_error("not an array: " + body);
+    if (v.type() != typeid(Poco::JSON::Array::Ptr))
+        throw std::runtime_error("not an array: " + body);
     return v.extract<Poco::JSON::Array::Ptr>();
 }
 
@@ -123,7 +124,8 @@ void Cluster::startServerProcess() {
         y << "  - name: \"" << cl.name << "\"\n    api_key: \"" << cl.apiKey << "\"\n";
         if (!cl.callbackHeaders.empty()) {
             y << "    callback_headers:\n";
-            for (const auto& [k, v] : cl.callbackHeaders) y << "      " << k << ": \"" << v << "\"\n";
+            for (const auto& [k, v] : cl.callbackHeaders)
+                y << "      " << k << ": \"" << v << "\"\n";
         }
     }
     std::string file = _dir.file("server.yaml");

@@ -1,11 +1,10 @@
 // Dispatch over ZeroMQ end to end: a real server, real taskengine-worker processes.
-#include <cppunit/extensions/HelperMacros.h>
-
 #include <Poco/File.h>
+#include <cppunit/extensions/HelperMacros.h>
+#include <unistd.h>
 
 #include <set>
 #include <thread>
-#include <unistd.h>
 
 #include "server/dispatch/Dispatcher.h"
 #include "server/store/Store.h"
@@ -81,7 +80,8 @@ public:
                     maxRunning = std::max(maxRunning, w.running);
                 }
                 for (auto id : ids) {
-                    if (c.job(id)->getValue<std::string>("queue_state") != "completed") return false;
+                    if (c.job(id)->getValue<std::string>("queue_state") != "completed")
+                        return false;
                 }
                 return true;
             },
@@ -165,8 +165,9 @@ public:
             CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
             CPPUNIT_ASSERT(job->getValue<bool>("failed"));
             std::string log = c.logText(id);
-            CPPUNIT_ASSERT_MESSAGE("job " + std::to_string(id) + " log lacks '" + text + "':\n" + log,
-                                   log.find(text) != std::string::npos);
+            CPPUNIT_ASSERT_MESSAGE(
+                "job " + std::to_string(id) + " log lacks '" + text + "':\n" + log,
+                log.find(text) != std::string::npos);
             CPPUNIT_ASSERT(log.find("job has failed") != std::string::npos);
         }
         // The failing stage stopped the job: the stage after it never ran.
@@ -226,8 +227,8 @@ public:
         c.startWorker("present");
         waitWorkers(c, {"present"});
         std::string log = c.dir().file("b.log");
-        std::int64_t id = c.submit("broadcast",
-                                   "{\"log\": \"" + log + "\", \"endpoints\": [\"present\", \"ghost\"]}");
+        std::int64_t id = c.submit(
+            "broadcast", "{\"log\": \"" + log + "\", \"endpoints\": [\"present\", \"ghost\"]}");
         auto job = c.waitFinished(id, 30s);
         CPPUNIT_ASSERT(job->getValue<bool>("failed"));
         auto tasks = c.tasks(id);

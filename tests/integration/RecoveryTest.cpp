@@ -1,8 +1,7 @@
 // Nothing accepted is lost: kill -9 of the server, and a restart of the database.
-#include <cppunit/extensions/HelperMacros.h>
-
 #include <Poco/File.h>
 #include <Poco/Process.h>
+#include <cppunit/extensions/HelperMacros.h>
 
 #include <thread>
 
@@ -96,11 +95,12 @@ public:
         c.startWorker("enc-1", "work", 2);
         c.startWorker("enc-2", "work", 2);
         std::string clip = c.dir().file("clip.mp4");
-        auto maker = Poco::Process::launch(sourcePath("config/workflows/bin/make-test-clip"), {clip, "4"});
+        auto maker =
+            Poco::Process::launch(sourcePath("config/workflows/bin/make-test-clip"), {clip, "4"});
         CPPUNIT_ASSERT_EQUAL(0, maker.wait());
         std::string out = c.dir().file("encoded");
-        std::int64_t id = c.submit("encoding", "{\"source\": \"" + clip + "\", \"output_dir\": \"" + out +
-                                                   "\", \"content_id\": \"clip-1\"}");
+        std::int64_t id = c.submit("encoding", "{\"source\": \"" + clip + "\", \"output_dir\": \"" +
+                                                   out + "\", \"content_id\": \"clip-1\"}");
         auto job = c.waitFinished(id, 180s);
         CPPUNIT_ASSERT_MESSAGE(c.logText(id), !job->getValue<bool>("failed"));
         std::string master = readFile(out + "/master.m3u8");
@@ -113,8 +113,9 @@ public:
         for (std::string line; std::getline(lines, line);) {
             if (line.empty() || line[0] == '#') continue;
             ++renditions;
-            auto probe = Poco::Process::launch(
-                "ffprobe", {"-v", "error", "-of", "csv=p=0", "-show_entries", "stream=codec_name", out + "/" + line});
+            auto probe =
+                Poco::Process::launch("ffprobe", {"-v", "error", "-of", "csv=p=0", "-show_entries",
+                                                  "stream=codec_name", out + "/" + line});
             CPPUNIT_ASSERT_EQUAL_MESSAGE(line, 0, probe.wait());
         }
         CPPUNIT_ASSERT(renditions >= 2);

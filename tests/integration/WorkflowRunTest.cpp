@@ -1,8 +1,7 @@
 // The workflow engine end to end: stages, fan-out/fan-in, failure modes, retries, pause,
 // break, rerun — on a real server with real worker processes.
-#include <cppunit/extensions/HelperMacros.h>
-
 #include <Poco/File.h>
+#include <cppunit/extensions/HelperMacros.h>
 
 #include <thread>
 
@@ -15,7 +14,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-int countTasks(Cluster& c, std::int64_t id, const std::string& name, const std::string& state = "") {
+int countTasks(Cluster& c, std::int64_t id, const std::string& name,
+               const std::string& state = "") {
     auto tasks = c.tasks(id);
     int n = 0;
     for (size_t i = 0; i < tasks->size(); ++i) {
@@ -61,7 +61,8 @@ public:
         std::set<std::string> seen;
         for (size_t i = 0; i < outputs->size(); ++i) {
             auto o = outputs->getObject(i);
-            for (const auto& kv : *o) seen.insert(kv.first + "=" + kv.second.convert<std::string>());
+            for (const auto& kv : *o)
+                seen.insert(kv.first + "=" + kv.second.convert<std::string>());
         }
         for (int i = 0; i < 5; ++i) {
             std::string kv = "out_" + std::to_string(i) + "=v" + std::to_string(i);

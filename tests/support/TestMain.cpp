@@ -18,7 +18,8 @@ void collect(CppUnit::Test* test, const std::string& filter, CppUnit::TestRunner
         if (test->getName().find(filter) != std::string::npos) runner.addTest(test);
         return;
     }
-    for (int i = 0; i < test->getChildTestCount(); ++i) collect(test->getChildTestAt(i), filter, runner);
+    for (int i = 0; i < test->getChildTestCount(); ++i)
+        collect(test->getChildTestAt(i), filter, runner);
 }
 
 }  // namespace
