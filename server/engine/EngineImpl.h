@@ -82,16 +82,6 @@ public:
     // under load the dispatcher drains many messages at once, and one commit for all of them
     // is what lets throughput grow past one commit per message.
     void applyWorkerEvents(const std::vector<WorkerEvent>& events);
-    // One event each; the same as a batch of one.
-    void taskStarted(std::int64_t taskId, const std::string& worker);
-    void taskLog(std::int64_t taskId, Severity severity, const std::string& message);
-    void taskDone(std::int64_t taskId, const std::string& worker, Poco::JSON::Object::Ptr output,
-                  Poco::JSON::Array::Ptr spawn, std::optional<int> exitCode);
-    void taskFailed(std::int64_t taskId, const std::string& worker, const std::string& error,
-                    std::optional<int> exitCode, bool requeue);
-    // A worker (re)announced tasks it is running: they are its again, whatever a lease said.
-    void workerRunning(const std::string& worker, const std::vector<std::int64_t>& taskIds,
-                       TimeMs leaseUntil);
 
     // --- periodic work (called by the scheduler) ---
     void admit();               // start queued jobs while slots allow

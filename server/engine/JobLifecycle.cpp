@@ -260,6 +260,7 @@ void EngineImpl::resumeJob(Tx& tx, Effects& fx, Job& job) {
 
 std::string EngineImpl::updateJob(const std::string& client, std::int64_t id, const JobUpdate& u) {
     std::vector<std::string> done;
+    std::string performed;  // `done` joined, for the log and the answer
     Effects fx;
     {
         std::lock_guard<std::recursive_mutex> lock(_mutex);
@@ -331,16 +332,14 @@ std::string EngineImpl::updateJob(const std::string& client, std::int64_t id, co
                 done.push_back(std::string("queue_state ") + toString(job.state));
             }
             tx.updateJob(job);
-            std::string list;
-            for (const auto& d : done) list += (list.empty() ? "" : ", ") + d;
-            log(tx, job, 0, Severity::Info, "api", "job updated: " + list);
+            performed.clear();
+            for (const auto& d : done) performed += (performed.empty() ? "" : ", ") + d;
+            log(tx, job, 0, Severity::Info, "api", "job updated: " + performed);
         });
         admitLocked(fx);
     }
     announce(fx);
-    std::string list;
-    for (const auto& d : done) list += (list.empty() ? "" : ", ") + d;
-    return "Performed updates: " + list;
+    return "Performed updates: " + performed;
 }
 
 std::int64_t EngineImpl::rerun(const std::string& client, std::int64_t id) {

@@ -74,58 +74,6 @@ void EngineImpl::applyEvent(Tx& tx, Effects& fx, const WorkerEvent& e) {
     }
 }
 
-void EngineImpl::taskStarted(std::int64_t taskId, const std::string& worker) {
-    WorkerEvent e;
-    e.kind = WorkerEvent::Kind::Started;
-    e.taskId = taskId;
-    e.worker = worker;
-    applyWorkerEvents({e});
-}
-
-void EngineImpl::taskLog(std::int64_t taskId, Severity severity, const std::string& message) {
-    WorkerEvent e;
-    e.kind = WorkerEvent::Kind::Log;
-    e.taskId = taskId;
-    e.severity = severity;
-    e.message = message;
-    applyWorkerEvents({e});
-}
-
-void EngineImpl::taskDone(std::int64_t taskId, const std::string& worker,
-                          Poco::JSON::Object::Ptr output, Poco::JSON::Array::Ptr spawn,
-                          std::optional<int> exitCode) {
-    WorkerEvent e;
-    e.kind = WorkerEvent::Kind::Done;
-    e.taskId = taskId;
-    e.worker = worker;
-    e.output = output;
-    e.spawn = spawn;
-    e.exitCode = exitCode;
-    applyWorkerEvents({e});
-}
-
-void EngineImpl::taskFailed(std::int64_t taskId, const std::string& worker,
-                            const std::string& error, std::optional<int> exitCode, bool requeue) {
-    WorkerEvent e;
-    e.kind = WorkerEvent::Kind::Failed;
-    e.taskId = taskId;
-    e.worker = worker;
-    e.message = error;
-    e.exitCode = exitCode;
-    e.requeue = requeue;
-    applyWorkerEvents({e});
-}
-
-void EngineImpl::workerRunning(const std::string& worker, const std::vector<std::int64_t>& ids,
-                               TimeMs leaseUntil) {
-    WorkerEvent e;
-    e.kind = WorkerEvent::Kind::Running;
-    e.worker = worker;
-    e.running = ids;
-    e.leaseUntil = leaseUntil;
-    applyWorkerEvents({e});
-}
-
 void EngineImpl::onStarted(Tx& tx, Effects& fx, std::int64_t taskId, const std::string& worker) {
     auto task = tx.findTask(taskId);
     if (!task || isTerminal(task->state) || task->state == TaskState::Running) return;
