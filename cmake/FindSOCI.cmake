@@ -4,8 +4,12 @@ find_path(SOCI_INCLUDE_DIR soci/soci.h REQUIRED)
 find_library(SOCI_CORE_LIBRARY soci_core REQUIRED)
 find_library(SOCI_SQLITE3_LIBRARY soci_sqlite3 REQUIRED)
 find_library(SOCI_POSTGRESQL_LIBRARY soci_postgresql REQUIRED)
+# The store resets kept SQLite statements itself (server/store/SqlQuery.cpp), so it calls
+# libsqlite3 directly as well.
+find_library(SQLITE3_LIBRARY sqlite3 REQUIRED)
 find_package(Boost REQUIRED)
 add_library(SOCI::soci INTERFACE IMPORTED)
 target_include_directories(SOCI::soci INTERFACE ${SOCI_INCLUDE_DIR} ${Boost_INCLUDE_DIRS})
 target_link_libraries(SOCI::soci INTERFACE
-  ${SOCI_CORE_LIBRARY} ${SOCI_SQLITE3_LIBRARY} ${SOCI_POSTGRESQL_LIBRARY} ${CMAKE_DL_LIBS})
+  ${SOCI_CORE_LIBRARY} ${SOCI_SQLITE3_LIBRARY} ${SOCI_POSTGRESQL_LIBRARY} ${SQLITE3_LIBRARY}
+  ${CMAKE_DL_LIBS})

@@ -77,12 +77,13 @@ namespace store {
 namespace {
 
 void exec(soci::session& session, const std::string& sql) { SqlQuery(session).run(sql); }
+void exec(Connection& db, const std::string& sql) { SqlQuery(db).run(sql); }
 
 // True when the session still works after a failure: it can roll back.
-bool rollback(soci::session& session) {
+bool rollback(Connection& db) {
     try {
-        exec(session, "ROLLBACK");
-        return session.is_connected();
+        exec(db, "ROLLBACK");
+        return db.session().is_connected();
     } catch (const std::exception&) {
         return false;
     }
@@ -102,13 +103,13 @@ std::string SociStore::backend() const {
     return _dialect == Dialect::Sqlite ? "sqlite3" : "postgresql";
 }
 
-std::unique_ptr<soci::session> SociStore::connect() {
+std::unique_ptr<Connection> SociStore::connect() {
     try {
         if (_dialect == Dialect::Postgres) {
             auto session = std::make_unique<soci::session>(*soci::factory_postgresql(), _connect);
             // libpq prints NOTICEs (e.g. "already exists, skipping") to stderr otherwise.
             exec(*session, "SET client_min_messages TO WARNING");
-            return session;
+            return std::make_unique<Connection>(std::move(session), _dialect);
         }
         auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), _connect);
         // WAL: readers of other processes do not block the writer. NORMAL: a commit survives
@@ -118,13 +119,13 @@ std::unique_ptr<soci::session> SociStore::connect() {
         exec(*session, "PRAGMA synchronous = NORMAL");
         exec(*session, "PRAGMA busy_timeout = 5000");
         exec(*session, "PRAGMA foreign_keys = ON");
-        return session;
+        return std::make_unique<Connection>(std::move(session), _dialect);
     } catch (const soci::soci_error& e) {
         throw StoreError("cannot open database " + _displayUrl + ": " + oneLine(e.what()));
     }
 }
 
-std::unique_ptr<soci::session> SociStore::borrow() {
+std::unique_ptr<Connection> SociStore::borrow() {
     {
         std::unique_lock<std::mutex> lock(_mutex);
         _returned.wait(lock, [&] { return !_idle.empty() || _borrowed < _maxSessions; });
@@ -144,17 +145,17 @@ std::unique_ptr<soci::session> SociStore::borrow() {
     }
 }
 
-void SociStore::giveBack(std::unique_ptr<soci::session> session) {
+void SociStore::giveBack(std::unique_ptr<Connection> connection) {
     {
         std::lock_guard<std::mutex> lock(_mutex);
         --_borrowed;
-        if (session) _idle.push_back(std::move(session));
+        if (connection) _idle.push_back(std::move(connection));
     }
     _returned.notify_one();
 }
 
 void SociStore::dropIdle() {
-    std::vector<std::unique_ptr<soci::session>> stale;
+    std::vector<std::unique_ptr<Connection>> stale;
     {
         std::lock_guard<std::mutex> lock(_mutex);
         stale.swap(_idle);
@@ -162,10 +163,10 @@ void SociStore::dropIdle() {
     // Destroyed here, outside the lock: closing a dead connection can be slow.
 }
 
-void SociStore::withSession(const std::function<void(soci::session&)>& body, int attempts) {
+void SociStore::withSession(const std::function<void(Connection&)>& body, int attempts) {
     for (int attempt = 1;; ++attempt) {
         std::string reason;
-        std::unique_ptr<soci::session> session;
+        std::unique_ptr<Connection> session;
         try {
             session = borrow();
         } catch (const StoreError& e) {
@@ -207,22 +208,22 @@ void SociStore::withSession(const std::function<void(soci::session&)>& body, int
 
 void SociStore::transact(const std::function<void(Tx&)>& fn) {
     withSession(
-        [&](soci::session& session) {
-            exec(session, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
-            SociTx tx(session, _dialect);
+        [&](Connection& db) {
+            exec(db, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+            SociTx tx(db);
             fn(tx);
-            exec(session, "COMMIT");
+            exec(db, "COMMIT");
         },
         kAttempts);
 }
 
 void SociStore::migrate() {
-    withSession([&](soci::session& session) { applyMigrations(session, _dialect); }, 1);
+    withSession([&](Connection& db) { applyMigrations(db.session(), _dialect); }, 1);
 }
 
 bool SociStore::ping() {
     try {
-        withSession([](soci::session& session) { exec(session, "SELECT 1"); }, 2);
+        withSession([](Connection& db) { exec(db, "SELECT 1"); }, 2);
         return true;
     } catch (const std::exception&) {
         return false;
@@ -231,8 +232,7 @@ bool SociStore::ping() {
 
 int SociStore::schemaVersion() {
     int version = 0;
-    withSession([&](soci::session& session) { version = appliedSchemaVersion(session); },
-                kAttempts);
+    withSession([&](Connection& db) { version = appliedSchemaVersion(db.session()); }, kAttempts);
     return version;
 }
 

@@ -10,16 +10,17 @@
 #include <vector>
 
 #include "server/store/Migrations.h"
+#include "server/store/SqlQuery.h"
 #include "server/store/Store.h"
 
 namespace te::store {
 
 // The Store on SOCI, for SQLite and PostgreSQL.
 //
-// Connections: a pool of sessions, created on demand. SQLite gets one session, so borrowing
-// it is what serializes writers (with BEGIN IMMEDIATE, a transaction never has to upgrade a
-// read lock and never meets SQLITE_BUSY from within the process). PostgreSQL gets up to
-// kPostgresSessions so transactions of different threads run side by side.
+// Connections: a pool of sessions, created on demand, each with its prepared statements. SQLite
+// gets one session, so borrowing it is what serializes writers (with BEGIN IMMEDIATE, a transaction
+// never has to upgrade a read lock and never meets SQLITE_BUSY from within the process). PostgreSQL
+// gets up to kPostgresSessions so transactions of different threads run side by side.
 //
 // Lost connections: when a statement fails and the session cannot even roll back, the
 // session (and every idle one, which saw the same restart) is dropped and the work runs again
@@ -49,10 +50,10 @@ public:
 private:
     // Runs body on a borrowed session, with the reconnect-and-retry policy above. body must
     // leave no trace outside the database when it throws.
-    void withSession(const std::function<void(soci::session&)>& body, int attempts);
-    std::unique_ptr<soci::session> connect();
-    std::unique_ptr<soci::session> borrow();
-    void giveBack(std::unique_ptr<soci::session> session);
+    void withSession(const std::function<void(Connection&)>& body, int attempts);
+    std::unique_ptr<Connection> connect();
+    std::unique_ptr<Connection> borrow();
+    void giveBack(std::unique_ptr<Connection> connection);
     void dropIdle();
 
     const Dialect _dialect;
@@ -62,7 +63,7 @@ private:
 
     std::mutex _mutex;
     std::condition_variable _returned;
-    std::vector<std::unique_ptr<soci::session>> _idle;
+    std::vector<std::unique_ptr<Connection>> _idle;
     size_t _borrowed = 0;
 };
 

@@ -3,6 +3,7 @@
 #include <soci/soci.h>
 
 #include "server/store/Migrations.h"
+#include "server/store/SqlQuery.h"
 #include "server/store/Store.h"
 
 namespace te::store {
@@ -13,7 +14,7 @@ namespace te::store {
 // Not thread-safe: used by the one thread that runs the transaction.
 class SociTx : public Tx {
 public:
-    SociTx(soci::session& session, Dialect dialect) : _session(session), _dialect(dialect) {}
+    explicit SociTx(Connection& db) : _db(db), _dialect(db.dialect()) {}
 
     std::int64_t insertJob(Job& job) override;
     std::optional<Job> findJob(std::int64_t id) override;
@@ -60,7 +61,7 @@ public:
     CallbackCounts callbackCounts() override;
 
 private:
-    soci::session& _session;
+    Connection& _db;
     Dialect _dialect;
 };
 

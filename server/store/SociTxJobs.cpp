@@ -51,8 +51,8 @@ struct JobRow {
 
 // Runs "SELECT <job columns> <rest>"; `bind` adds the parameters of `rest` in order.
 template <class Bind>
-std::vector<Job> selectJobs(soci::session& session, const std::string& rest, Bind bind) {
-    SqlQuery query(session);
+std::vector<Job> selectJobs(Connection& db, const std::string& rest, Bind bind) {
+    SqlQuery query(db);
     JobRow row;
     row.bindTo(query);
     bind(query);
@@ -65,9 +65,8 @@ std::vector<Job> selectJobs(soci::session& session, const std::string& rest, Bin
     return jobs;
 }
 
-std::int64_t countOf(soci::session& session, const std::string& sql,
-                     const std::vector<long long>& values) {
-    SqlQuery query(session);
+std::int64_t countOf(Connection& db, const std::string& sql, const std::vector<long long>& values) {
+    SqlQuery query(db);
     long long count = 0;
     query.into(count);
     for (long long v : values) query.bind(v);
@@ -83,7 +82,7 @@ std::int64_t SociTx::insertJob(Job& job) {
     if (job.updatedAt == 0) job.updatedAt = now;
     // Job::runAt documents "createdAt when not given"; admission order relies on it.
     if (job.runAt == 0) job.runAt = job.createdAt;
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     long long id = 0;
     query.into(id)
         .bind(job.client)
@@ -116,7 +115,7 @@ std::int64_t SociTx::insertJob(Job& job) {
 }
 
 std::optional<Job> SociTx::findJob(std::int64_t id) {
-    auto jobs = selectJobs(_session, "FROM jobs WHERE id = :id", [&](SqlQuery& q) { q.bind(id); });
+    auto jobs = selectJobs(_db, "FROM jobs WHERE id = :id", [&](SqlQuery& q) { q.bind(id); });
     if (jobs.empty()) return std::nullopt;
     return jobs.front();
 }
@@ -177,7 +176,7 @@ std::vector<Job> SociTx::listJobs(const JobFilter& filter) {
     const std::string direction = filter.asc ? " ASC" : " DESC";
     std::string order = " ORDER BY " + filter.orderBy + direction;
     if (filter.orderBy != "id") order += ", id" + direction;
-    return selectJobs(_session, "FROM jobs" + where + order + " LIMIT :limit", [&](SqlQuery& q) {
+    return selectJobs(_db, "FROM jobs" + where + order + " LIMIT :limit", [&](SqlQuery& q) {
         for (auto& bind : binds) bind(q);
         q.bind(filter.limit);
     });
@@ -185,7 +184,7 @@ std::vector<Job> SociTx::listJobs(const JobFilter& filter) {
 
 void SociTx::updateJob(Job& job) {
     job.updatedAt = nowMs();
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     query.bind(job.priority)
         .bind(job.parameters)
         .bind(job.headers)
@@ -215,7 +214,7 @@ void SociTx::updateJob(Job& job) {
 
 std::vector<Job> SociTx::queuedJobs(int limit) {
     return selectJobs(
-        _session,
+        _db,
         "FROM jobs WHERE queue_state = :state"
         " ORDER BY priority, run_at, id LIMIT :limit",
         [&](SqlQuery& q) { q.bind(static_cast<long long>(JobState::Queued)).bind(limit); });
@@ -226,7 +225,7 @@ std::int64_t SociTx::queuePosition(const Job& job) {
     auto stored = findJob(job.id);
     if (!stored || stored->state != JobState::Queued) return 0;
     const long long queued = static_cast<long long>(JobState::Queued);
-    return countOf(_session,
+    return countOf(_db,
                    "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND (priority < :p1"
                    " OR (priority = :p2 AND run_at < :r1)"
                    " OR (priority = :p3 AND run_at = :r2 AND id <= :id))",
@@ -236,7 +235,7 @@ std::int64_t SociTx::queuePosition(const Job& job) {
 
 std::vector<Job> SociTx::jobsDue(JobState state, TimeMs before, int limit) {
     return selectJobs(
-        _session,
+        _db,
         "FROM jobs WHERE queue_state = :state AND run_at <= :before"
         " ORDER BY run_at, id LIMIT :limit",
         [&](SqlQuery& q) { q.bind(static_cast<long long>(state)).bind(before).bind(limit); });
@@ -248,7 +247,7 @@ std::map<JobState, std::int64_t> SociTx::countJobsByState() {
     for (int s = 0; s <= static_cast<int>(JobState::Paused); ++s) {
         counts[static_cast<JobState>(s)] = 0;
     }
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     int state = 0;
     long long count = 0;
     query.into(state).into(count);
@@ -261,18 +260,17 @@ std::map<JobState, std::int64_t> SociTx::countJobsByState() {
 }
 
 std::int64_t SociTx::countFailedJobs() {
-    return countOf(_session, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND failed = 1",
+    return countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND failed = 1",
                    {static_cast<long long>(JobState::Completed)});
 }
 
 std::int64_t SociTx::countStartedBelowPriority(int threshold) {
-    return countOf(_session,
-                   "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND priority < :p",
+    return countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND priority < :p",
                    {static_cast<long long>(JobState::Started), threshold});
 }
 
 std::int64_t SociTx::countJobsInState(JobState state) {
-    return countOf(_session, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state",
+    return countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state",
                    {static_cast<long long>(state)});
 }
 

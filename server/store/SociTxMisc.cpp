@@ -7,7 +7,7 @@ namespace te::store {
 
 std::int64_t SociTx::appendLog(LogEntry& entry) {
     if (entry.createdAt == 0) entry.createdAt = nowMs();
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     long long id = 0;
     query.into(id)
         .bind(entry.jobId)
@@ -24,7 +24,7 @@ std::int64_t SociTx::appendLog(LogEntry& entry) {
 }
 
 std::vector<LogEntry> SociTx::listLogs(std::int64_t jobId, int limit) {
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     LogEntry row;
     int severity = 0;
     query.into(row.id)
@@ -54,7 +54,7 @@ std::vector<LogEntry> SociTx::listLogs(std::int64_t jobId, int limit) {
 
 std::map<std::string, std::string> SociTx::settings() {
     std::map<std::string, std::string> values;
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     std::string name, value;
     query.into(name).into(value);
     if (query.run("SELECT name, value FROM settings")) {
@@ -66,13 +66,13 @@ std::map<std::string, std::string> SociTx::settings() {
 }
 
 void SociTx::putSetting(const std::string& name, const std::string& value) {
-    SqlQuery(_session).bind(name).bind(value).run(
+    SqlQuery(_db).bind(name).bind(value).run(
         "INSERT INTO settings (name, value) VALUES (:name, :value)"
         " ON CONFLICT (name) DO UPDATE SET value = excluded.value");
 }
 
 std::vector<Schedule> SociTx::schedules() {
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     Schedule row;
     int active = 0;
     query.into(row.name)
@@ -95,7 +95,7 @@ std::vector<Schedule> SociTx::schedules() {
 
 void SociTx::ensureSchedule(const Schedule& s) {
     // `active` is written only by the insert: an operator's PUT /scheduler outlives restarts.
-    SqlQuery(_session)
+    SqlQuery(_db)
         .bind(s.name)
         .bind(s.className)
         .bind(s.everySec)
@@ -113,7 +113,7 @@ void SociTx::ensureSchedule(const Schedule& s) {
 }
 
 void SociTx::setScheduleActive(const std::string& name, bool active) {
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     query.bind(active ? 1 : 0)
         .bind(name)
         .run("UPDATE schedules SET active = :active WHERE name = :name");

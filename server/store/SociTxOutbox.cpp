@@ -11,9 +11,8 @@ const char* const kCallbackColumns =
     " next_attempt_at, delivered_at";
 
 template <class Bind>
-std::vector<CallbackEvent> selectCallbacks(soci::session& session, const std::string& sql,
-                                           Bind bind) {
-    SqlQuery query(session);
+std::vector<CallbackEvent> selectCallbacks(Connection& db, const std::string& sql, Bind bind) {
+    SqlQuery query(db);
     CallbackEvent row;
     int state = 0;
     query.into(row.id)
@@ -48,7 +47,7 @@ std::int64_t SociTx::enqueueCallback(CallbackEvent& event) {
     const TimeMs now = nowMs();
     if (event.createdAt == 0) event.createdAt = now;
     if (event.nextAttemptAt == 0) event.nextAttemptAt = now;
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     long long id = 0;
     query.into(id)
         .bind(event.jobId)
@@ -76,7 +75,7 @@ std::vector<CallbackEvent> SociTx::dueCallbacks(TimeMs now, int limit) {
     // A due event whose (job, url) chain holds an older pending event waits for it: that
     // keeps delivery in order, and a head that is backing off holds back its chain only.
     return selectCallbacks(
-        _session,
+        _db,
         std::string("SELECT ") + kCallbackColumns +
             " FROM callbacks c WHERE c.state = :pending AND c.next_attempt_at <= :now"
             " AND NOT EXISTS (SELECT 1 FROM callbacks p WHERE p.job_id = c.job_id"
@@ -89,7 +88,7 @@ std::vector<CallbackEvent> SociTx::dueCallbacks(TimeMs now, int limit) {
 }
 
 void SociTx::updateCallback(const CallbackEvent& event) {
-    SqlQuery(_session)
+    SqlQuery(_db)
         .bind(asInt(event.state))
         .bind(event.attempts)
         .bind(event.lastError)
@@ -103,7 +102,7 @@ void SociTx::updateCallback(const CallbackEvent& event) {
 }
 
 std::vector<CallbackEvent> SociTx::listCallbacks(std::int64_t jobId) {
-    return selectCallbacks(_session,
+    return selectCallbacks(_db,
                            std::string("SELECT ") + kCallbackColumns +
                                " FROM callbacks WHERE job_id = :job_id ORDER BY id",
                            [&](SqlQuery& q) { q.bind(jobId); });
@@ -111,7 +110,7 @@ std::vector<CallbackEvent> SociTx::listCallbacks(std::int64_t jobId) {
 
 CallbackCounts SociTx::callbackCounts() {
     CallbackCounts counts;
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     int state = 0;
     long long count = 0;
     query.into(state).into(count);

@@ -60,8 +60,8 @@ struct TaskRow {
 
 // Runs "<head> <task columns> <rest>" (a SELECT, or an UPDATE ... RETURNING).
 template <class Bind>
-std::vector<Task> selectTasks(soci::session& session, const std::string& sql, Bind bind) {
-    SqlQuery query(session);
+std::vector<Task> selectTasks(Connection& db, const std::string& sql, Bind bind) {
+    SqlQuery query(db);
     TaskRow row;
     row.bindTo(query);
     bind(query);
@@ -84,7 +84,7 @@ long long asInt(TaskState s) { return static_cast<long long>(s); }
 
 std::int64_t SociTx::insertTask(Task& task) {
     if (task.createdAt == 0) task.createdAt = nowMs();
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     long long id = 0;
     int exitCode = task.exitCode.value_or(0);
     soci::indicator exitCodeIndicator = task.exitCode ? soci::i_ok : soci::i_null;
@@ -127,18 +127,18 @@ std::int64_t SociTx::insertTask(Task& task) {
 }
 
 std::optional<Task> SociTx::findTask(std::int64_t id) {
-    auto tasks = selectTasks(_session, select("WHERE id = :id"), [&](SqlQuery& q) { q.bind(id); });
+    auto tasks = selectTasks(_db, select("WHERE id = :id"), [&](SqlQuery& q) { q.bind(id); });
     if (tasks.empty()) return std::nullopt;
     return tasks.front();
 }
 
 std::vector<Task> SociTx::listTasks(std::int64_t jobId) {
-    return selectTasks(_session, select("WHERE job_id = :job_id ORDER BY id"),
+    return selectTasks(_db, select("WHERE job_id = :job_id ORDER BY id"),
                        [&](SqlQuery& q) { q.bind(jobId); });
 }
 
 void SociTx::updateTask(const Task& task) {
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     int exitCode = task.exitCode.value_or(0);
     soci::indicator exitCodeIndicator = task.exitCode ? soci::i_ok : soci::i_null;
     query.bind(task.stage)
@@ -192,7 +192,7 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
         ") AND not_before <= :now AND (target_worker = '' OR target_worker = :target)"
         " ORDER BY priority, id LIMIT :limit" +
         lock + ") RETURNING " + kTaskColumns;
-    auto tasks = selectTasks(_session, sql, [&](SqlQuery& q) {
+    auto tasks = selectTasks(_db, sql, [&](SqlQuery& q) {
         q.bind(asInt(TaskState::Assigned)).bind(worker).bind(leaseUntil);
         q.bind(asInt(TaskState::Queued));
         for (const auto& queue : queues) q.bind(queue);
@@ -206,7 +206,7 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
 }
 
 int SociTx::renewLeases(const std::string& worker, TimeMs leaseUntil) {
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     query.bind(leaseUntil)
         .bind(worker)
         .bind(asInt(TaskState::Assigned))
@@ -218,7 +218,7 @@ int SociTx::renewLeases(const std::string& worker, TimeMs leaseUntil) {
 }
 
 std::vector<Task> SociTx::expiredLeases(TimeMs now, int limit) {
-    return selectTasks(_session,
+    return selectTasks(_db,
                        select("WHERE state IN (:assigned, :running) AND lease_until < :now"
                               " ORDER BY lease_until, id LIMIT :limit"),
                        [&](SqlQuery& q) {
@@ -229,7 +229,7 @@ std::vector<Task> SociTx::expiredLeases(TimeMs now, int limit) {
 
 std::vector<Task> SociTx::tasksInStates(std::int64_t jobId, const std::vector<TaskState>& states) {
     if (states.empty()) return {};
-    return selectTasks(_session,
+    return selectTasks(_db,
                        select("WHERE job_id = :job_id AND state IN (" +
                               placeholders("s", states.size()) + ") ORDER BY id"),
                        [&](SqlQuery& q) {
@@ -241,7 +241,7 @@ std::vector<Task> SociTx::tasksInStates(std::int64_t jobId, const std::vector<Ta
 std::int64_t SociTx::countStageTasks(std::int64_t jobId, int stage,
                                      const std::vector<TaskState>& states) {
     if (states.empty()) return 0;
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     long long count = 0;
     query.into(count).bind(jobId).bind(stage);
     for (TaskState s : states) query.bind(asInt(s));
@@ -253,7 +253,7 @@ std::int64_t SociTx::countStageTasks(std::int64_t jobId, int stage,
 
 std::vector<Task> SociTx::undeliveredTargeted(TimeMs before, int limit) {
     return selectTasks(
-        _session,
+        _db,
         select("WHERE state = :queued AND target_worker <> ''"
                " AND created_at < :before ORDER BY id LIMIT :limit"),
         [&](SqlQuery& q) { q.bind(asInt(TaskState::Queued)).bind(before).bind(limit); });
@@ -262,7 +262,7 @@ std::vector<Task> SociTx::undeliveredTargeted(TimeMs before, int limit) {
 std::map<std::string, QueueCounts> SociTx::taskCountsByQueue() {
     // Only queues with queued, assigned or running tasks appear.
     std::map<std::string, QueueCounts> counts;
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     std::string queue;
     int state = 0;
     long long count = 0;
@@ -286,7 +286,7 @@ std::map<std::string, QueueCounts> SociTx::taskCountsByQueue() {
 
 TaskTotals SociTx::taskTotals() {
     TaskTotals totals;
-    SqlQuery query(_session);
+    SqlQuery query(_db);
     int state = 0;
     long long count = 0;
     query.into(state).into(count);

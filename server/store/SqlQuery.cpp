@@ -1,50 +1,182 @@
 #include "server/store/SqlQuery.h"
 
+#include <soci/sqlite3/soci-sqlite3.h>
+
 #include "shared/Errors.h"
 
 namespace te::store {
 
+// A statement prepared once on a Connection, with the storage its binds and columns point at.
+// The storage never moves: the vectors are sized once, when the statement is prepared.
+struct PreparedStatement {
+    explicit PreparedStatement(soci::session& session) : statement(session) {}
+    soci::statement statement;
+    std::vector<SqlQuery::Param> params;
+    std::vector<std::unique_ptr<SqlColumn>> columns;
+    std::vector<std::unique_ptr<SqlColumn> (*)()> columnTypes;
+    bool inUse = false;  // a query still reads its rows
+};
+
+void throwNullFetched() {
+    throw StoreError("a NULL value was read into a column that cannot hold one");
+}
+
+Connection::Connection(std::unique_ptr<soci::session> session, Dialect dialect)
+    : _session(std::move(session)), _dialect(dialect) {}
+
+Connection::~Connection() { _prepared.clear(); }
+
+namespace {
+
+void exchangeParam(soci::statement& statement, SqlQuery::Param& param) {
+    switch (param.kind) {
+        case SqlQuery::Param::Int:
+            statement.exchange(soci::use(param.number));
+            break;
+        case SqlQuery::Param::Text:
+            statement.exchange(soci::use(param.text));
+            break;
+        case SqlQuery::Param::NullableInt:
+            statement.exchange(soci::use(param.number, param.indicator));
+            break;
+    }
+}
+
+// SQLite keeps a statement that has not run to its end active, holding its read snapshot
+// (and, in WAL mode, keeping the log from being checkpointed past it): a kept statement must
+// be reset once its rows are read. soci only resets at the next execute.
+void resetIfSqlite(Connection& connection, soci::statement& statement) {
+    if (connection.dialect() != Dialect::Sqlite) return;
+    // static_cast: the dialect says which backend it is, and soci_sqlite3 exports no typeinfo.
+    auto* backend = static_cast<soci::sqlite3_statement_backend*>(statement.get_backend());
+    if (backend && backend->stmt_) sqlite_api::sqlite3_reset(backend->stmt_);
+}
+
+}  // namespace
+
+SqlQuery::SqlQuery(Connection& connection)
+    : _connection(&connection), _session(connection.session()) {}
+
+SqlQuery::SqlQuery(soci::session& session) : _session(session) {}
+
+SqlQuery::~SqlQuery() { finish(); }
+
+void SqlQuery::finish() {
+    if (_active && _active != _own.get()) {
+        resetIfSqlite(*_connection, _active->statement);
+        _active->inUse = false;
+    }
+    _active = nullptr;
+    _own.reset();
+}
+
 SqlQuery& SqlQuery::bind(long long value) {
-    _ints.push_back(value);
-    _statement.exchange(soci::use(_ints.back()));
+    _params.push_back({Param::Int, value, {}, soci::i_ok});
     return *this;
 }
 
 SqlQuery& SqlQuery::bind(const std::string& value) {
-    _texts.push_back(value);
-    _statement.exchange(soci::use(_texts.back()));
+    _params.push_back({Param::Text, 0, value, soci::i_ok});
     return *this;
 }
 
 SqlQuery& SqlQuery::bindNullable(long long value, soci::indicator indicator) {
-    _ints.push_back(value);
-    _indicators.push_back(indicator);
-    _statement.exchange(soci::use(_ints.back(), _indicators.back()));
+    _params.push_back({Param::NullableInt, value, {}, indicator});
     return *this;
 }
 
 bool SqlQuery::run(const std::string& sql) {
+    finish();
+    bool cached = false;
     try {
-        _statement.alloc();
-        _statement.prepare(sql, soci::details::st_one_time_query);
-        _statement.define_and_bind();
-        return _statement.execute(true);
+        PreparedStatement* prepared = _connection ? cachedStatement(sql) : nullptr;
+        if (prepared) {
+            cached = true;
+            for (size_t i = 0; i < _params.size(); ++i) {
+                prepared->params[i].number = _params[i].number;
+                prepared->params[i].indicator = _params[i].indicator;
+                if (_params[i].kind == Param::Text) prepared->params[i].text = _params[i].text;
+            }
+            prepared->inUse = true;
+        } else {
+            // On PostgreSQL a one-time query is a single PQexecParams round trip, where a
+            // prepared statement would cost a PREPARE and a DEALLOCATE more.
+            _own = build(sql, soci::details::st_one_time_query);
+            prepared = _own.get();
+        }
+        _active = prepared;
+        bool row = prepared->statement.execute(true);
+        if (row) copyRow();
+        return row;
     } catch (const soci::soci_error& e) {
+        // A statement that failed may be in any state: prepare it afresh next time.
+        if (cached) {
+            _active = nullptr;
+            _connection->_prepared.erase(sql);
+        }
         throw StoreError(oneLine(e.what()));
     }
 }
 
+std::unique_ptr<PreparedStatement> SqlQuery::build(const std::string& sql,
+                                                   soci::details::statement_type type) {
+    auto prepared = std::make_unique<PreparedStatement>(_session);
+    prepared->params = _params;
+    for (Param& param : prepared->params) exchangeParam(prepared->statement, param);
+    for (const Target& target : _targets) {
+        prepared->columns.push_back(target.make());
+        prepared->columns.back()->exchange(prepared->statement);
+        prepared->columnTypes.push_back(target.make);
+    }
+    prepared->statement.alloc();
+    prepared->statement.prepare(sql, type);
+    prepared->statement.define_and_bind();
+    return prepared;
+}
+
+PreparedStatement* SqlQuery::cachedStatement(const std::string& sql) {
+    auto& cache = _connection->_prepared;
+    auto found = cache.find(sql);
+    if (found == cache.end()) {
+        if (cache.size() >= Connection::kMaxPrepared) return nullptr;
+        return cache.emplace(sql, build(sql, soci::details::st_repeatable_query))
+            .first->second.get();
+    }
+    PreparedStatement& prepared = *found->second;
+    if (prepared.inUse) return nullptr;  // the same text nested in its own row loop
+    bool same =
+        prepared.params.size() == _params.size() && prepared.columnTypes.size() == _targets.size();
+    for (size_t i = 0; same && i < _params.size(); ++i) {
+        same = prepared.params[i].kind == _params[i].kind;
+    }
+    for (size_t i = 0; same && i < _targets.size(); ++i) {
+        same = prepared.columnTypes[i] == _targets[i].make;
+    }
+    if (!same) throw StoreError("SqlQuery: one SQL text bound two ways: " + sql);
+    return &prepared;
+}
+
+void SqlQuery::copyRow() {
+    for (size_t i = 0; i < _targets.size(); ++i) {
+        _active->columns[i]->copyTo(_targets[i].variable, _targets[i].indicator);
+    }
+}
+
 bool SqlQuery::next() {
+    if (!_active) throw StoreError("SqlQuery: next() before run()");
     try {
-        return _statement.fetch();
+        bool row = _active->statement.fetch();
+        if (row) copyRow();
+        return row;
     } catch (const soci::soci_error& e) {
         throw StoreError(oneLine(e.what()));
     }
 }
 
 long long SqlQuery::affectedRows() {
+    if (!_active) throw StoreError("SqlQuery: affectedRows() before run()");
     try {
-        return _statement.get_affected_rows();
+        return _active->statement.get_affected_rows();
     } catch (const soci::soci_error& e) {
         throw StoreError(oneLine(e.what()));
     }

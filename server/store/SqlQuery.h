@@ -2,22 +2,64 @@
 
 #include <soci/soci.h>
 
-#include <deque>
+#include <memory>
 #include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "server/store/Migrations.h"
 
 namespace te::store {
 
-// One SQL statement with its bound values and result columns, run as a one-time query: on
-// PostgreSQL that is a single PQexecParams round trip (a prepared statement would cost a
-// PREPARE and a DEALLOCATE more), on SQLite a prepare + step.
+struct PreparedStatement;
+struct SqlColumn;
+
+// One database connection and the statements prepared on it, kept for as long as the
+// connection lives. Parsing and planning a statement again for every use was a third of the
+// server's CPU on SQLite (docs/benchmarks.md); a prepared statement is only bound and run.
+// Not thread-safe: the store lends a Connection to one thread at a time.
+class Connection {
+public:
+    Connection(std::unique_ptr<soci::session> session, Dialect dialect);
+    ~Connection();  // finalizes the statements before the session closes
+    Connection(const Connection&) = delete;
+    Connection& operator=(const Connection&) = delete;
+
+    soci::session& session() { return *_session; }
+    Dialect dialect() const { return _dialect; }
+    size_t preparedCount() const { return _prepared.size(); }
+
+    // Statement texts built from a request (filters, IN lists of any length) could fill the
+    // cache without end: past this many, a new text runs as a one-time statement.
+    static constexpr size_t kMaxPrepared = 256;
+
+private:
+    friend class SqlQuery;
+    std::unique_ptr<soci::session> _session;
+    const Dialect _dialect;
+    // Declared after _session so it is destroyed first: a statement needs its connection.
+    std::unordered_map<std::string, std::unique_ptr<PreparedStatement>> _prepared;
+};
+
+// One SQL statement with its bound values and result columns.
 //
 // Values are copied into the query so callers may pass temporaries; placeholders are bound
 // by position, so every `:name` in the SQL must be distinct. Result columns are bound with
 // into() in SELECT order. Soci errors leave as StoreError with a one-line message.
+//
+// On a Connection, the statement is prepared once per SQL text and reused (SQLite: a kept
+// sqlite3_stmt; PostgreSQL: a named prepared statement). Values and columns go through the
+// cached statement's own storage, so the caller's variables may live anywhere. The same text
+// must always come with the same kinds of binds and targets, which holds for a fixed text.
+// On a bare soci::session (migrations, connection set-up) it runs as a one-time query.
 // Not thread-safe; lives within one transaction.
 class SqlQuery {
 public:
-    explicit SqlQuery(soci::session& session) : _statement(session) {}
+    explicit SqlQuery(Connection& connection);
+    explicit SqlQuery(soci::session& session);
+    ~SqlQuery();
+    SqlQuery(const SqlQuery&) = delete;
+    SqlQuery& operator=(const SqlQuery&) = delete;
 
     SqlQuery& bind(long long value);
     SqlQuery& bind(const std::string& value);
@@ -26,11 +68,11 @@ public:
 
     template <class T>
     SqlQuery& into(T& target) {
-        _statement.exchange(soci::into(target));
+        _targets.push_back({&target, nullptr, &makeColumn<T>});
         return *this;
     }
     SqlQuery& into(int& target, soci::indicator& indicator) {
-        _statement.exchange(soci::into(target, indicator));
+        _targets.push_back({&target, &indicator, &makeColumn<int>});
         return *this;
     }
 
@@ -40,12 +82,68 @@ public:
     bool next();
     long long affectedRows();
 
+    struct Param {
+        enum Kind { Int, Text, NullableInt } kind;
+        long long number = 0;
+        std::string text;
+        soci::indicator indicator = soci::i_ok;
+    };
+
 private:
-    soci::statement _statement;
-    std::deque<long long> _ints;  // deque: push_back keeps the addresses soci holds valid
-    std::deque<std::string> _texts;
-    std::deque<soci::indicator> _indicators;
+    struct Target {
+        void* variable;
+        soci::indicator* indicator;
+        std::unique_ptr<SqlColumn> (*make)();  // also tells the column's type
+    };
+
+    template <class T>
+    static std::unique_ptr<SqlColumn> makeColumn();
+
+    std::unique_ptr<PreparedStatement> build(const std::string& sql,
+                                             soci::details::statement_type type);
+    PreparedStatement* cachedStatement(const std::string& sql);
+    void copyRow();
+    void finish();
+
+    Connection* _connection = nullptr;
+    soci::session& _session;
+    std::vector<Param> _params;
+    std::vector<Target> _targets;
+    PreparedStatement* _active = nullptr;     // the Connection's, or _own
+    std::unique_ptr<PreparedStatement> _own;  // a one-time statement
 };
+
+// Where a result column lands before it is copied to the caller's variable.
+struct SqlColumn {
+    virtual ~SqlColumn() = default;
+    virtual void exchange(soci::statement& statement) = 0;
+    // Copies the fetched value; without an indicator, NULL is an error (as in soci).
+    virtual void copyTo(void* target, soci::indicator* indicator) const = 0;
+};
+
+[[noreturn]] void throwNullFetched();
+
+template <class T>
+struct TypedSqlColumn : SqlColumn {
+    T value{};
+    soci::indicator indicator = soci::i_ok;
+    void exchange(soci::statement& statement) override {
+        statement.exchange(soci::into(value, indicator));
+    }
+    void copyTo(void* target, soci::indicator* ind) const override {
+        if (ind) {
+            *ind = indicator;
+        } else if (indicator == soci::i_null) {
+            throwNullFetched();
+        }
+        *static_cast<T*>(target) = value;
+    }
+};
+
+template <class T>
+std::unique_ptr<SqlColumn> SqlQuery::makeColumn() {
+    return std::make_unique<TypedSqlColumn<T>>();
+}
 
 // A soci (or libpq / sqlite) message squeezed onto one line.
 std::string oneLine(const std::string& message);
