@@ -97,7 +97,33 @@ SociStore::SociStore(Dialect dialect, std::string connect, std::string displayUr
       _displayUrl(std::move(displayUrl)),
       _maxSessions(dialect == Dialect::Sqlite ? 1 : kPostgresSessions) {}
 
-SociStore::~SociStore() = default;
+SociStore::~SociStore() {
+    {
+        std::lock_guard<std::mutex> lock(_checkpointMutex);
+        _stopping = true;
+    }
+    _checkpointWake.notify_all();
+    if (_checkpointer.joinable()) _checkpointer.join();
+}
+
+void SociStore::checkpointLoop() {
+    std::unique_ptr<Connection> db;
+    std::unique_lock<std::mutex> lock(_checkpointMutex);
+    while (!_checkpointWake.wait_for(lock, kCheckpointInterval, [&] { return _stopping; })) {
+        lock.unlock();
+        try {
+            if (!db) db = connect();
+            // PASSIVE never waits for the writer or readers; what it cannot copy now, it
+            // copies next time. It returns (busy, log pages, checkpointed pages).
+            int busy = 0, logPages = 0, copied = 0;
+            SqlQuery(*db).into(busy).into(logPages).into(copied).run(
+                "PRAGMA wal_checkpoint(PASSIVE)");
+        } catch (const std::exception&) {
+            db.reset();  // the writer's own checkpoints still bound the log meanwhile
+        }
+        lock.lock();
+    }
+}
 
 std::string SociStore::backend() const {
     return _dialect == Dialect::Sqlite ? "sqlite3" : "postgresql";
@@ -119,6 +145,10 @@ std::unique_ptr<Connection> SociStore::connect() {
         exec(*session, "PRAGMA synchronous = NORMAL");
         exec(*session, "PRAGMA busy_timeout = 5000");
         exec(*session, "PRAGMA foreign_keys = ON");
+        // The checkpointer thread keeps the log short; the writer checkpoints in line only
+        // if the log grows past ~16 MB anyway (the default is 1,000 pages, ~4 MB), and that
+        // is cheap: the checkpointer has copied all but the newest pages already.
+        exec(*session, "PRAGMA wal_autocheckpoint = " + std::to_string(kAutoCheckpointPages));
         return std::make_unique<Connection>(std::move(session), _dialect);
     } catch (const soci::soci_error& e) {
         throw StoreError("cannot open database " + _displayUrl + ": " + oneLine(e.what()));
@@ -219,6 +249,10 @@ void SociStore::transact(const std::function<void(Tx&)>& fn) {
 
 void SociStore::migrate() {
     withSession([&](Connection& db) { applyMigrations(db.session(), _dialect); }, 1);
+    if (_dialect == Dialect::Sqlite && sqlitePath(_connect) != ":memory:" &&
+        !_checkpointer.joinable()) {
+        _checkpointer = std::thread([this] { checkpointLoop(); });
+    }
 }
 
 bool SociStore::ping() {
