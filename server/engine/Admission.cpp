@@ -75,8 +75,12 @@ void EngineImpl::admitTx(Tx& tx, Effects& fx) {
     // slot again at once: a few rounds take those in the same transaction.
     for (int round = 0; round < 8; ++round) {
         fx.slotFreed = false;
-        // Runs on every submission and job end: count only started jobs (an index range),
-        // never every job by state, which grows with the table's history.
+        // Runs on every submission batch and every batch of worker results. Most of the
+        // latter find nothing queued: one index probe says so, where the counts below walk
+        // every started job.
+        if (tx.queuedJobs(1).empty()) return;
+        // Count only started jobs (an index range), never every job by state, which grows
+        // with the table's history.
         std::int64_t started = tx.countJobsInState(JobState::Started);
         if (started >= s.maxJobs) return;
         std::int64_t priorityStarted = tx.countStartedBelowPriority(s.priorityThreshold);
