@@ -33,6 +33,11 @@ struct WorkerInfo {
     std::set<std::int64_t> inflight;
     Clock::time_point lastSeen;
     bool stopping = false;
+    // Its last claim got fewer tasks than it asked for, and no new tasks were announced since:
+    // claiming again would find nothing. Saves an empty claim transaction after every DONE,
+    // which otherwise holds the store (SQLite: its only session) while the client's next
+    // request waits. Cleared by every wake, READY and the once-a-second tick.
+    bool nothingReady = false;
 };
 
 struct Command {
@@ -212,6 +217,10 @@ void Dispatcher::run() {
         }
         for (const auto& c : commands) {
             if (c.kind == Command::Wake) {
+                // A wake means a commit made tasks ready: any worker may find some now. The
+                // flags are cleared here, after the previous dispatch() set them, so a wake
+                // that raced with a claim that found nothing is never lost.
+                for (auto& [rid, w] : s.workers) w.nothingReady = false;
                 s.needDispatch = true;
                 continue;
             }
@@ -229,7 +238,9 @@ void Dispatcher::run() {
             nextHeartbeat = now + hb;
         }
         if (now >= nextTick) {
-            // Retry delays and handed-back tasks become ready without anyone waking us.
+            // Retry delays and handed-back tasks become ready without anyone waking us (so do
+            // rows PostgreSQL's SKIP LOCKED passed over while another transaction held them).
+            for (auto& [rid, w] : s.workers) w.nothingReady = false;
             s.needDispatch = true;
             nextTick = now + std::chrono::seconds(1);
         }
@@ -275,6 +286,7 @@ void Dispatcher::State::handle(const std::string& rid, const std::string& type,
         if (w.queues.empty()) w.queues = {"work"};
         w.lastSeen = Clock::now();
         w.stopping = false;
+        w.nothingReady = false;
         std::vector<std::int64_t> running;
         if (auto r = msg->getArray("running")) {
             for (size_t i = 0; i < r->size(); ++i)
@@ -380,12 +392,15 @@ void Dispatcher::State::dispatch() {
     for (size_t i = 0; i < order.size(); ++i) {
         WorkerInfo& w = *order[(start + i) % order.size()];
         int credit = w.slots - static_cast<int>(w.inflight.size());
-        if (w.stopping || credit <= 0) continue;
+        if (w.stopping || credit <= 0 || w.nothingReady) continue;
         std::vector<Task> claimed;
         TimeMs now = nowMs();
         store.transact([&](Tx& tx) {
             claimed = tx.claimTasks(w.queues, w.name, credit, now, now + config.leaseMs);
         });
+        // Per worker, not per queue: a task targeted at one worker is invisible to the others'
+        // claims, so another worker's empty claim says nothing about this one.
+        w.nothingReady = static_cast<int>(claimed.size()) < credit;
         for (const Task& t : claimed) {
             w.inflight.insert(t.id);
             send(w.routingId, protocol::kAssign, json::stringify(assignMessage(t)));
