@@ -49,7 +49,10 @@ void resetIfSqlite(Connection& connection, soci::statement& statement) {
     if (connection.dialect() != Dialect::Sqlite) return;
     // static_cast: the dialect says which backend it is, and soci_sqlite3 exports no typeinfo.
     auto* backend = static_cast<soci::sqlite3_statement_backend*>(statement.get_backend());
-    if (backend && backend->stmt_) sqlite_api::sqlite3_reset(backend->stmt_);
+    // Only a statement stopped short needs it; resetting a finished one is wasted work.
+    if (backend && backend->stmt_ && sqlite_api::sqlite3_stmt_busy(backend->stmt_)) {
+        sqlite_api::sqlite3_reset(backend->stmt_);
+    }
 }
 
 }  // namespace
