@@ -117,6 +117,9 @@ private:
     void admitTx(Tx& tx, Effects& fx);  // admission inside the caller's transaction
     void applyEvent(Tx& tx, Effects& fx, const WorkerEvent& e);
     void onStarted(Tx& tx, Effects& fx, std::int64_t taskId, const std::string& worker);
+    // Marks task running on worker (not stored: the caller updates it), with its log row and
+    // `start` callback when the job is known.
+    void recordStart(Tx& tx, Effects& fx, const Job* job, Task& task, const std::string& worker);
     void onLog(Tx& tx, std::int64_t taskId, Severity severity, const std::string& message);
     void onDone(Tx& tx, Effects& fx, const WorkerEvent& e);
     void onFailed(Tx& tx, Effects& fx, const WorkerEvent& e);
