@@ -158,10 +158,23 @@ PostgresFixture::PostgresFixture() : _impl(new Impl) {
                 throw std::runtime_error("PostgresFixture: cannot chown " + _impl->dir);
             }
         }
-        _impl->port = freePort();
         _impl->pg("initdb", {"-D", _impl->dataDir, "-U", _impl->dbUser, "--auth=trust", "-E",
                              "UTF8", "--locale=C", "-N"});
-        _impl->start();
+        // A free port can be taken by another program (tests run in parallel) before the
+        // server binds it: pick again, a few times, when that is why it did not start.
+        for (int attempt = 1;; ++attempt) {
+            _impl->port = freePort();
+            try {
+                _impl->start();
+                break;
+            } catch (const std::runtime_error& e) {
+                const bool taken =
+                    std::string(e.what()).find("already in use") != std::string::npos;
+                if (!taken || attempt == 5) throw;
+                Poco::File log(_impl->dir + "/server.log");
+                if (log.exists()) log.remove();
+            }
+        }
     } catch (...) {
         if (!_impl->dir.empty()) Poco::File(_impl->dir).remove(true);
         delete _impl;
