@@ -8,6 +8,10 @@
 
 #include <iostream>
 
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
 #include "server/Server.h"
 #include "shared/Errors.h"
 #include "shared/Version.h"
@@ -29,6 +33,21 @@ int parsePort(const std::string& value) {
     } catch (const std::exception&) {
     }
     throw ConfigError("--port: must be a number from 0 to 65535, got '" + value + "'");
+}
+
+// glibc hands the free top of a thread's heap back to the kernel (madvise) as soon as it
+// passes 128 KiB. A store transaction allocates and frees about that much (SQLite cursors and
+// pages, SOCI buffers), so nearly every transaction paid an madvise and the next one
+// page-faulted the same memory back: 8% of the server's CPU in the one-job round trip, 60% of
+// a claim transaction. Freed memory up to 8 MiB now stays in the heap for the next one;
+// blocks up to 1 MiB come from the heap, not from a fresh mmap each time (setting one
+// threshold freezes glibc's sliding mmap threshold, so both are set). Called before any
+// thread starts.
+void tuneAllocator() {
+#if defined(__GLIBC__)
+    mallopt(M_MMAP_THRESHOLD, 1024 * 1024);
+    mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
+#endif
 }
 
 void setupLogging(const ServerConfig& cfg) {
@@ -89,6 +108,7 @@ int ServerApp::main(const std::vector<std::string>&) {
     if (_stop) return EXIT_OK;
     if (!_checkDir.empty())
         return checkWorkflowsCommand(_checkDir, std::cout) == 0 ? EXIT_OK : EXIT_DATAERR;
+    tuneAllocator();
     ServerConfig cfg;
     try {
         if (!_configFile.empty()) cfg = loadServerConfig(_configFile);
