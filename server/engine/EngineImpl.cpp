@@ -227,13 +227,13 @@ std::int64_t EngineImpl::insertSubmission(Tx& tx, Job& job, const std::string& r
 
 JobView EngineImpl::getJob(const std::string& client, std::int64_t id) {
     JobView v;
-    _store.transact([&](Tx& tx) { v = view(tx, requireJob(tx, client, id), true); });
+    _store.read([&](Tx& tx) { v = view(tx, requireJob(tx, client, id), true); });
     return v;
 }
 
 std::vector<JobView> EngineImpl::listJobs(const JobFilter& filter) {
     std::vector<JobView> out;
-    _store.transact([&](Tx& tx) {
+    _store.read([&](Tx& tx) {
         for (const Job& j : tx.listJobs(filter)) out.push_back(view(tx, j, true));
     });
     return out;
@@ -241,7 +241,7 @@ std::vector<JobView> EngineImpl::listJobs(const JobFilter& filter) {
 
 std::vector<LogEntry> EngineImpl::logs(const std::string& client, std::int64_t id) {
     std::vector<LogEntry> out;
-    _store.transact([&](Tx& tx) {
+    _store.read([&](Tx& tx) {
         requireJob(tx, client, id);
         out = tx.listLogs(id, 0);
     });
@@ -250,7 +250,7 @@ std::vector<LogEntry> EngineImpl::logs(const std::string& client, std::int64_t i
 
 std::vector<Task> EngineImpl::tasks(const std::string& client, std::int64_t id) {
     std::vector<Task> out;
-    _store.transact([&](Tx& tx) {
+    _store.read([&](Tx& tx) {
         requireJob(tx, client, id);
         out = tx.listTasks(id);
     });
@@ -287,7 +287,7 @@ void EngineImpl::putSetting(const std::string& name, const std::string& value) {
 
 std::vector<Schedule> EngineImpl::schedules() {
     std::vector<Schedule> out;
-    _store.transact([&](Tx& tx) { out = tx.schedules(); });
+    _store.read([&](Tx& tx) { out = tx.schedules(); });
     return out;
 }
 
@@ -308,7 +308,7 @@ HealthReport EngineImpl::health() {
     r.databaseBackend = _store.backend();
     r.databaseOk = _store.ping();
     if (r.databaseOk) {
-        _store.transact([&](Tx& tx) {
+        _store.read([&](Tx& tx) {
             r.jobs = tx.countJobsByState();
             r.failedJobs = tx.countFailedJobs();
             r.tasks = tx.taskTotals();
@@ -333,7 +333,7 @@ HealthReport EngineImpl::health() {
 Dashboard EngineImpl::dashboard() {
     Dashboard d;
     d.settings = settings();
-    _store.transact([&](Tx& tx) {
+    _store.read([&](Tx& tx) {
         auto list = [&](JobState state, std::vector<JobView>& out) {
             JobFilter f;
             f.states = {state};

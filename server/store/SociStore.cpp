@@ -95,7 +95,10 @@ SociStore::SociStore(Dialect dialect, std::string connect, std::string displayUr
     : _dialect(dialect),
       _connect(std::move(connect)),
       _displayUrl(std::move(displayUrl)),
-      _maxSessions(dialect == Dialect::Sqlite ? 1 : kPostgresSessions) {}
+      _writers(dialect == Dialect::Sqlite ? 1 : kPostgresSessions, false),
+      _readers(
+          dialect == Dialect::Sqlite && sqlitePath(_connect) != ":memory:" ? kSqliteReaders : 0,
+          true) {}
 
 SociStore::~SociStore() {
     {
@@ -129,7 +132,7 @@ std::string SociStore::backend() const {
     return _dialect == Dialect::Sqlite ? "sqlite3" : "postgresql";
 }
 
-std::unique_ptr<Connection> SociStore::connect() {
+std::unique_ptr<Connection> SociStore::connect(bool readOnly) {
     try {
         if (_dialect == Dialect::Postgres) {
             auto session = std::make_unique<soci::session>(*soci::factory_postgresql(), _connect);
@@ -149,76 +152,79 @@ std::unique_ptr<Connection> SociStore::connect() {
         // if the log grows past ~16 MB anyway (the default is 1,000 pages, ~4 MB), and that
         // is cheap: the checkpointer has copied all but the newest pages already.
         exec(*session, "PRAGMA wal_autocheckpoint = " + std::to_string(kAutoCheckpointPages));
+        // A write through a reader is a bug: fail it loudly rather than take the write lock.
+        if (readOnly) exec(*session, "PRAGMA query_only = 1");
         return std::make_unique<Connection>(std::move(session), _dialect);
     } catch (const soci::soci_error& e) {
         throw StoreError("cannot open database " + _displayUrl + ": " + oneLine(e.what()));
     }
 }
 
-std::unique_ptr<Connection> SociStore::borrow() {
+std::unique_ptr<Connection> SociStore::borrow(Pool& pool) {
     {
-        std::unique_lock<std::mutex> lock(_mutex);
-        _returned.wait(lock, [&] { return !_idle.empty() || _borrowed < _maxSessions; });
-        ++_borrowed;
-        if (!_idle.empty()) {
-            auto session = std::move(_idle.back());
-            _idle.pop_back();
+        std::unique_lock<std::mutex> lock(pool.mutex);
+        pool.returned.wait(lock, [&] { return !pool.idle.empty() || pool.borrowed < pool.max; });
+        ++pool.borrowed;
+        if (!pool.idle.empty()) {
+            auto session = std::move(pool.idle.back());
+            pool.idle.pop_back();
             return session;
         }
     }
     // Connect outside the lock: it may take a while, and others can use idle sessions.
     try {
-        return connect();
+        return connect(pool.readOnly);
     } catch (...) {
-        giveBack(nullptr);
+        giveBack(pool, nullptr);
         throw;
     }
 }
 
-void SociStore::giveBack(std::unique_ptr<Connection> connection) {
+void SociStore::giveBack(Pool& pool, std::unique_ptr<Connection> connection) {
     {
-        std::lock_guard<std::mutex> lock(_mutex);
-        --_borrowed;
-        if (connection) _idle.push_back(std::move(connection));
+        std::lock_guard<std::mutex> lock(pool.mutex);
+        --pool.borrowed;
+        if (connection) pool.idle.push_back(std::move(connection));
     }
-    _returned.notify_one();
+    pool.returned.notify_one();
 }
 
-void SociStore::dropIdle() {
+void SociStore::dropIdle(Pool& pool) {
     std::vector<std::unique_ptr<Connection>> stale;
     {
-        std::lock_guard<std::mutex> lock(_mutex);
-        stale.swap(_idle);
+        std::lock_guard<std::mutex> lock(pool.mutex);
+        stale.swap(pool.idle);
     }
     // Destroyed here, outside the lock: closing a dead connection can be slow.
 }
 
-void SociStore::withSession(const std::function<void(Connection&)>& body, int attempts) {
+void SociStore::withSession(Pool& pool, const std::function<void(Connection&)>& body,
+                            int attempts) {
     for (int attempt = 1;; ++attempt) {
         std::string reason;
         std::unique_ptr<Connection> session;
         try {
-            session = borrow();
+            session = borrow(pool);
         } catch (const StoreError& e) {
             reason = e.what();  // the database is down or refuses us: try again shortly
         }
         if (session) {
             try {
                 body(*session);
-                giveBack(std::move(session));
+                giveBack(pool, std::move(session));
                 return;
             } catch (...) {
                 // SQLite has no connection to lose: any failure is the work's own.
                 if (rollback(*session) || _dialect == Dialect::Sqlite) {
-                    giveBack(std::move(session));
+                    giveBack(pool, std::move(session));
                     try {
                         throw;
                     } catch (const soci::soci_error& e) {
                         throw StoreError(oneLine(e.what()));
                     }
                 }
-                giveBack(nullptr);
-                dropIdle();
+                giveBack(pool, nullptr);
+                dropIdle(pool);
                 try {
                     throw;
                 } catch (const std::exception& e) {
@@ -247,6 +253,20 @@ void SociStore::transact(const std::function<void(Tx&)>& fn) {
         kAttempts);
 }
 
+void SociStore::read(const std::function<void(Tx&)>& fn) {
+    if (_readers.max == 0) return transact(fn);
+    withSession(
+        _readers,
+        [&](Connection& db) {
+            // Deferred: the snapshot is taken at the first read and never waits for the writer.
+            exec(db, "BEGIN");
+            SociTx tx(db);
+            fn(tx);
+            exec(db, "COMMIT");
+        },
+        kAttempts);
+}
+
 void SociStore::migrate() {
     withSession([&](Connection& db) { applyMigrations(db.session(), _dialect); }, 1);
     if (_dialect == Dialect::Sqlite && sqlitePath(_connect) != ":memory:" &&
@@ -257,7 +277,8 @@ void SociStore::migrate() {
 
 bool SociStore::ping() {
     try {
-        withSession([](Connection& db) { exec(db, "SELECT 1"); }, 2);
+        withSession(
+            _readers.max ? _readers : _writers, [](Connection& db) { exec(db, "SELECT 1"); }, 2);
         return true;
     } catch (const std::exception&) {
         return false;

@@ -42,6 +42,7 @@ public:
     void migrate();
 
     void transact(const std::function<void(Tx&)>& fn) override;
+    void read(const std::function<void(Tx&)>& fn) override;
     std::string backend() const override;
     bool ping() override;
     int schemaVersion() override;
@@ -51,26 +52,39 @@ public:
     static constexpr int kAutoCheckpointPages = 4096;
     static constexpr std::chrono::milliseconds kCheckpointInterval{200};
 
+    static constexpr size_t kSqliteReaders = 4;
+
 private:
-    // Runs body on a borrowed session, with the reconnect-and-retry policy above. body must
-    // leave no trace outside the database when it throws.
-    void withSession(const std::function<void(Connection&)>& body, int attempts);
-    std::unique_ptr<Connection> connect();
+    struct Pool {
+        Pool(size_t max, bool readOnly) : max(max), readOnly(readOnly) {}
+        const size_t max;
+        const bool readOnly;  // SQLite readers: query_only, beside the one writer
+        std::mutex mutex;
+        std::condition_variable returned;
+        std::vector<std::unique_ptr<Connection>> idle;
+        size_t borrowed = 0;
+    };
+
+    // Runs body on a session borrowed from pool, with the reconnect-and-retry policy above.
+    // body must leave no trace outside the database when it throws.
+    void withSession(Pool& pool, const std::function<void(Connection&)>& body, int attempts);
+    void withSession(const std::function<void(Connection&)>& body, int attempts) {
+        withSession(_writers, body, attempts);
+    }
+    std::unique_ptr<Connection> connect(bool readOnly = false);
     // SQLite: copies the write-ahead log into the database file on a thread of its own.
     void checkpointLoop();
-    std::unique_ptr<Connection> borrow();
-    void giveBack(std::unique_ptr<Connection> connection);
-    void dropIdle();
+    std::unique_ptr<Connection> borrow(Pool& pool);
+    void giveBack(Pool& pool, std::unique_ptr<Connection> connection);
+    void dropIdle(Pool& pool);
 
     const Dialect _dialect;
     const std::string _connect;
     const std::string _displayUrl;  // for messages; no password
-    const size_t _maxSessions;
-
-    std::mutex _mutex;
-    std::condition_variable _returned;
-    std::vector<std::unique_ptr<Connection>> _idle;
-    size_t _borrowed = 0;
+    Pool _writers;
+    // SQLite only (WAL lets readers run beside the writer); a :memory: database has none,
+    // since every connection to it would be a database of its own.
+    Pool _readers;
 
     // SQLite's automatic checkpoint runs inside the COMMIT that crosses the threshold: it
     // writes the pages and fsyncs the file while the writer (and the engine's lock) waits,

@@ -152,6 +152,11 @@ public:
     // lost during COMMIT may run fn again although the first commit went through.
     virtual void transact(const std::function<void(Tx&)>& fn) = 0;
 
+    // Runs fn, which only reads, in a transaction of its own: one consistent snapshot. On
+    // SQLite it runs on a reader connection beside the writer, so GET requests never wait
+    // behind the engine's writes; a write in fn fails with StoreError there.
+    virtual void read(const std::function<void(Tx&)>& fn) { transact(fn); }
+
     // "sqlite3" or "postgresql".
     virtual std::string backend() const = 0;
     // SELECT 1 on a connection; false when the database is down.

@@ -40,6 +40,8 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBackendAndPing);
     CPPUNIT_TEST(testTwoSqliteStoresShareOneFile);
     CPPUNIT_TEST(testSqliteLogIsCheckpointedBesideTheWriter);
+    CPPUNIT_TEST(testReadsRunBesideAnOpenWrite);
+    CPPUNIT_TEST(testSqliteReadRefusesWrites);
     CPPUNIT_TEST(testPostgresTransactionsRunConcurrently);
     CPPUNIT_TEST(testPostgresRestartReconnects);
     CPPUNIT_TEST_SUITE_END();
@@ -250,6 +252,47 @@ public:
         CPPUNIT_ASSERT_MESSAGE("the database file did not take the 2 MB written to the log",
                                grown());
         CPPUNIT_ASSERT_EQUAL(std::int64_t(500), countJobs(*store));
+    }
+
+    // A read is one snapshot of what is committed, and it does not wait for a write
+    // transaction that is open meanwhile (SQLite: its reader connections beside the writer).
+    void testReadsRunBesideAnOpenWrite() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto first = addJob(*store, makeJob("a"));
+            std::promise<void> inside;
+            std::promise<void> release;
+            auto writer = std::async(std::launch::async, [&] {
+                store->transact([&](Tx& tx) {
+                    Job job = makeJob("b");
+                    tx.insertJob(job);
+                    inside.set_value();
+                    release.get_future().wait();
+                });
+            });
+            inside.get_future().wait();
+            auto reader = std::async(std::launch::async, [&] {
+                std::vector<Job> seen;
+                store->read([&](Tx& tx) { seen = tx.listJobs(JobFilter{}); });
+                return seen;
+            });
+            const bool waited =
+                reader.wait_for(std::chrono::seconds(5)) != std::future_status::ready;
+            release.set_value();
+            writer.get();
+            CPPUNIT_ASSERT_MESSAGE("the read waited for the open write", !waited);
+            auto seen = reader.get();
+            CPPUNIT_ASSERT_EQUAL(size_t(1), seen.size());
+            CPPUNIT_ASSERT_EQUAL(first, seen[0].id);
+            store->read([&](Tx& tx) { CPPUNIT_ASSERT_EQUAL(size_t(2), tx.listJobs({}).size()); });
+        });
+    }
+
+    void testSqliteReadRefusesWrites() {
+        TempDir dir;
+        auto store = Store::open("sqlite3://db=" + dir.file("readonly.db"));
+        CPPUNIT_ASSERT_THROW(store->read([](Tx& tx) { tx.putSetting("x", "1"); }), StoreError);
+        store->read([](Tx& tx) { CPPUNIT_ASSERT(tx.settings().empty()); });
     }
 
     // While one transaction is open (and holds a row lock), another thread's transaction on a
