@@ -248,6 +248,7 @@ void SociStore::transact(const std::function<void(Tx&)>& fn) {
             exec(db, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
             SociTx tx(db);
             fn(tx);
+            tx.flush();
             exec(db, "COMMIT");
         },
         kAttempts);

@@ -1,29 +1,44 @@
 // Logs, settings and schedules: small tables read by the API and the scheduler.
+#include <algorithm>
+
 #include "server/store/SociTx.h"
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 
 namespace te::store {
 
-std::int64_t SociTx::appendLog(LogEntry& entry) {
+void SociTx::appendLog(LogEntry& entry) {
     if (entry.createdAt == 0) entry.createdAt = nowMs();
-    SqlQuery query(_db);
-    long long id = 0;
-    query.into(id)
-        .bind(entry.jobId)
-        .bind(entry.taskId)
-        .bind(static_cast<long long>(entry.severity))
-        .bind(entry.progname)
-        .bind(entry.message)
-        .bind(entry.createdAt);
-    query.run(
-        "INSERT INTO logs (job_id, task_id, severity, progname, message, created_at)"
-        " VALUES (:job_id, :task_id, :severity, :progname, :message, :created_at) RETURNING id");
-    entry.id = id;
-    return id;
+    _logs.push_back(entry);
+}
+
+void SociTx::flush() {
+    // Chunks of at most kChunk rows: few distinct statement texts for the statement cache.
+    constexpr size_t kChunk = 16;
+    for (size_t start = 0; start < _logs.size(); start += kChunk) {
+        const size_t n = std::min(kChunk, _logs.size() - start);
+        std::string sql =
+            "INSERT INTO logs (job_id, task_id, severity, progname, message, created_at) VALUES ";
+        SqlQuery query(_db);
+        for (size_t i = 0; i < n; ++i) {
+            const LogEntry& e = _logs[start + i];
+            const std::string k = std::to_string(i);
+            sql += (i ? ", (:j" : "(:j") + k + ", :t" + k + ", :s" + k + ", :p" + k + ", :m" + k +
+                   ", :c" + k + ")";
+            query.bind(e.jobId)
+                .bind(e.taskId)
+                .bind(static_cast<long long>(e.severity))
+                .bind(e.progname)
+                .bind(e.message)
+                .bind(e.createdAt);
+        }
+        query.run(sql);
+    }
+    _logs.clear();
 }
 
 std::vector<LogEntry> SociTx::listLogs(std::int64_t jobId, int limit) {
+    flush();
     SqlQuery query(_db);
     LogEntry row;
     int severity = 0;

@@ -107,8 +107,10 @@ public:
     virtual TaskTotals taskTotals() = 0;
 
     // --- logs ---
-    // Sets entry.id and createdAt (now, unless set).
-    virtual std::int64_t appendLog(LogEntry& entry) = 0;
+    // Sets entry.createdAt (now, unless set). The row may be written only when the
+    // transaction commits (several in one statement), but listLogs sees it at once; rows get
+    // ids in the order they were appended.
+    virtual void appendLog(LogEntry& entry) = 0;
     // Oldest first. limit 0: all.
     virtual std::vector<LogEntry> listLogs(std::int64_t jobId, int limit) = 0;
 
