@@ -51,6 +51,8 @@ public:
     static constexpr int kAttempts = 6;
     static constexpr int kAutoCheckpointPages = 4096;
     static constexpr std::chrono::milliseconds kCheckpointInterval{200};
+    static constexpr int kAnalyzeEveryRounds = 10;  // ~2 s
+    static constexpr long long kAnalyzeMinJobs = 1000;
 
     static constexpr size_t kSqliteReaders = 4;
 

@@ -1,11 +1,13 @@
 // Conformance: transactions, hostile input, persistence, migrations, connection faults.
 #include <Poco/File.h>
+#include <soci/sqlite3/soci-sqlite3.h>
 
 #include <atomic>
 #include <chrono>
 #include <future>
 #include <thread>
 
+#include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
 
@@ -40,6 +42,7 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBackendAndPing);
     CPPUNIT_TEST(testTwoSqliteStoresShareOneFile);
     CPPUNIT_TEST(testSqliteLogIsCheckpointedBesideTheWriter);
+    CPPUNIT_TEST(testSqlitePlannerStatisticsAreTaken);
     CPPUNIT_TEST(testReadsRunBesideAnOpenWrite);
     CPPUNIT_TEST(testSqliteReadRefusesWrites);
     CPPUNIT_TEST(testPostgresTransactionsRunConcurrently);
@@ -252,6 +255,32 @@ public:
         CPPUNIT_ASSERT_MESSAGE("the database file did not take the 2 MB written to the log",
                                grown());
         CPPUNIT_ASSERT_EQUAL(std::int64_t(500), countJobs(*store));
+    }
+
+    // Without statistics SQLite's planner sorted every job of a client for GET /jobs ordered
+    // by another column; the store takes them (ANALYZE) once the jobs table has grown.
+    void testSqlitePlannerStatisticsAreTaken() {
+        TempDir dir;
+        const std::string path = dir.file("analyze.db");
+        auto store = Store::open("sqlite3://db=" + path);
+        store->transact([](Tx& tx) {
+            for (int i = 0; i < 1500; ++i) {
+                Job job = makeJob("c");
+                tx.insertJob(job);
+            }
+        });
+        soci::session probe(*soci::factory_sqlite3(), "db=" + path);
+        auto analyzed = [&] {
+            long long rows = 0;
+            store::SqlQuery(probe).into(rows).run(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = 'sqlite_stat1'");
+            if (rows == 0) return false;
+            store::SqlQuery(probe).into(rows).run(
+                "SELECT COUNT(*) FROM sqlite_stat1 WHERE tbl = 'jobs'");
+            return rows > 0;
+        };
+        CPPUNIT_ASSERT_MESSAGE("no statistics for jobs after 10 s",
+                               waitUntil(analyzed, std::chrono::seconds(10)));
     }
 
     // A read is one snapshot of what is committed, and it does not wait for a write
