@@ -77,8 +77,10 @@ void EngineImpl::admitTx(Tx& tx, Effects& fx) {
         fx.slotFreed = false;
         // Runs on every submission batch and every batch of worker results. Most of the
         // latter find nothing queued: one index probe says so, where the counts below walk
-        // every started job.
-        if (tx.queuedJobs(1).empty()) return;
+        // every started job. The probe's rows serve when they are all there are.
+        constexpr int kPeek = 16;  // a submission batch of 16 connections fits
+        std::vector<Job> queued = tx.queuedJobs(kPeek);
+        if (queued.empty()) return;
         // Count only started jobs (an index range), never every job by state, which grows
         // with the table's history.
         std::int64_t started = tx.countJobsInState(JobState::Started);
@@ -86,7 +88,10 @@ void EngineImpl::admitTx(Tx& tx, Effects& fx) {
         std::int64_t priorityStarted = tx.countStartedBelowPriority(s.priorityThreshold);
         std::int64_t normalStarted = started - priorityStarted;
         std::int64_t normalCap = std::max(0, s.maxJobs - s.prioritySlots);
-        for (Job& job : tx.queuedJobs(static_cast<int>(s.maxJobs - started))) {
+        if (queued.size() == kPeek && s.maxJobs - started > kPeek) {
+            queued = tx.queuedJobs(static_cast<int>(s.maxJobs - started));
+        }
+        for (Job& job : queued) {
             if (started >= s.maxJobs) break;
             bool priority = job.priority < s.priorityThreshold;
             if (!priority && normalStarted >= normalCap) break;
