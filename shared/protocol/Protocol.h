@@ -51,7 +51,8 @@ inline constexpr const char* kBye = "BYE";
 // A placeholder left without a value fails the task with a message naming it. The process
 // environment is the worker's, plus its config env, plus `env`. Builtins take their arguments
 // from the filled args: sleep [seconds], http [url, method=GET], copy/move [from, to], noop [].
-// The worker answers STARTED then DONE or FAILED.
+// The worker answers STARTED then DONE or FAILED; for the inline builtin noop it answers DONE
+// alone (the server records the start with the result).
 inline constexpr const char* kAssign = "ASSIGN";
 // {task_id} — stop the task if it runs (kill its process group); answer FAILED.
 inline constexpr const char* kCancel = "CANCEL";

@@ -54,9 +54,10 @@ public:
         WorkerHarness worker(WorkerHarness::config(server, dir));
         auto ready = server.expect("READY");
         server.send(ready.identity, "ASSIGN", AssignBuilder(1).builtin("noop").json());
-        server.expect("STARTED", 1);
         auto done = server.expect("DONE", 1);
         CPPUNIT_ASSERT_EQUAL(std::string("{}"), json::stringify(done.body->getObject("output")));
+        // An instant task's DONE comes alone: the server records the start with it.
+        CPPUNIT_ASSERT(server.received("STARTED", 1).empty());
         std::vector<std::string> folders;
         Poco::File(dir.path() + "/work").list(folders);
         CPPUNIT_ASSERT(folders.empty());
