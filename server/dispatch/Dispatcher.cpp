@@ -79,6 +79,18 @@ struct Dispatcher::State {
 
     void send(const std::string& routingId, const char* type, const std::string& body);
     void handle(const std::string& routingId, const std::string& type, const std::string& body);
+    // What one claim transaction gave one worker.
+    struct Claim {
+        WorkerInfo* worker;
+        int credit;
+        std::vector<Task> tasks;
+    };
+    bool anyoneCanTakeWork() const;
+    // Claims for every worker with credit, inside tx. Nothing is sent or remembered until
+    // deliver(), after the commit: a transaction that is rolled back and run again leaves
+    // no trace.
+    std::vector<Claim> claimAll(Tx& tx);
+    void deliver(std::vector<Claim>& claims);
     void dispatch();
     void heartbeat(Clock::time_point now);
     void publishSnapshot();
@@ -197,7 +209,19 @@ void Dispatcher::run() {
             std::vector<WorkerEvent> batch;
             batch.swap(s.events);
             try {
-                s.engine.applyWorkerEvents(batch);
+                // The slots these results freed are filled in the same transaction: one
+                // commit for the batch and the next claims.
+                std::vector<State::Claim> claims;
+                s.engine.applyWorkerEvents(batch, [&](Tx& tx, bool tasksReady) {
+                    // What the batch made ready (a next stage, a spawn's tasks) may be for
+                    // any worker, as after a wake.
+                    if (tasksReady) {
+                        for (auto& [rid, w] : s.workers) w.nothingReady = false;
+                    }
+                    claims = s.claimAll(tx);
+                });
+                s.deliver(claims);
+                s.needDispatch = false;
             } catch (const std::exception& e) {
                 // The database is away for longer than the store's retries: these results
                 // are lost here, but their tasks' leases bring them back to run again.
@@ -383,29 +407,51 @@ Poco::JSON::Object::Ptr Dispatcher::State::assignMessage(const Task& task) {
     return msg;
 }
 
-void Dispatcher::State::dispatch() {
-    if (workers.empty()) return;
+bool Dispatcher::State::anyoneCanTakeWork() const {
+    for (const auto& [rid, w] : workers) {
+        int credit = w.slots - static_cast<int>(w.inflight.size());
+        if (!w.stopping && credit > 0 && !w.nothingReady) return true;
+    }
+    return false;
+}
+
+std::vector<Dispatcher::State::Claim> Dispatcher::State::claimAll(Tx& tx) {
+    std::vector<Claim> claims;
+    if (workers.empty()) return claims;
     std::vector<WorkerInfo*> order;
     for (auto& [rid, w] : workers) order.push_back(&w);
     // Start the round at a different worker each time, so equal workers share the load.
     size_t start = roundRobin++ % order.size();
+    TimeMs now = nowMs();
     for (size_t i = 0; i < order.size(); ++i) {
         WorkerInfo& w = *order[(start + i) % order.size()];
         int credit = w.slots - static_cast<int>(w.inflight.size());
         if (w.stopping || credit <= 0 || w.nothingReady) continue;
-        std::vector<Task> claimed;
-        TimeMs now = nowMs();
-        store.transact([&](Tx& tx) {
-            claimed = tx.claimTasks(w.queues, w.name, credit, now, now + config.leaseMs);
-        });
+        claims.push_back(
+            {&w, credit, tx.claimTasks(w.queues, w.name, credit, now, now + config.leaseMs)});
+    }
+    return claims;
+}
+
+void Dispatcher::State::deliver(std::vector<Claim>& claims) {
+    for (Claim& c : claims) {
+        WorkerInfo& w = *c.worker;
         // Per worker, not per queue: a task targeted at one worker is invisible to the others'
         // claims, so another worker's empty claim says nothing about this one.
-        w.nothingReady = static_cast<int>(claimed.size()) < credit;
-        for (const Task& t : claimed) {
+        w.nothingReady = static_cast<int>(c.tasks.size()) < c.credit;
+        for (const Task& t : c.tasks) {
             w.inflight.insert(t.id);
             send(w.routingId, protocol::kAssign, json::stringify(assignMessage(t)));
         }
     }
+}
+
+void Dispatcher::State::dispatch() {
+    // One transaction for every worker: one commit per round, not one per worker.
+    if (!anyoneCanTakeWork()) return;
+    std::vector<Claim> claims;
+    store.transact([&](Tx& tx) { claims = claimAll(tx); });
+    deliver(claims);
 }
 
 void Dispatcher::State::heartbeat(Clock::time_point now) {

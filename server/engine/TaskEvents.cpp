@@ -30,7 +30,8 @@ std::string label(const Task& t) {
 
 }  // namespace
 
-void EngineImpl::applyWorkerEvents(const std::vector<WorkerEvent>& events) {
+void EngineImpl::applyWorkerEvents(const std::vector<WorkerEvent>& events,
+                                   const std::function<void(Tx&, bool)>& thenInTx) {
     if (events.empty()) return;
     Effects fx;
     {
@@ -62,8 +63,10 @@ void EngineImpl::applyWorkerEvents(const std::vector<WorkerEvent>& events) {
                 }
             }
             if (fx.slotFreed) admitTx(tx, fx);
+            if (thenInTx) thenInTx(tx, fx.tasksReady);
         });
     }
+    if (thenInTx) fx.tasksReady = false;
     announce(fx);
 }
 

@@ -70,12 +70,10 @@ public:
         bool allDone = waitUntil(
             [&] {
                 std::int64_t running = 0;
-                c.server().store().transact([&](Tx& tx) {
-                    for (auto id : ids) {
-                        running += static_cast<std::int64_t>(
-                            tx.tasksInStates(id, {TaskState::Assigned, TaskState::Running}).size());
-                    }
-                });
+                // One statement: on PostgreSQL each statement of a transaction sees its own
+                // snapshot, and a task's result commits together with the next claim.
+                c.server().store().transact(
+                    [&](Tx& tx) { running = tx.taskCountsByQueue()["work"].working; });
                 maxRunning = std::max<int>(maxRunning, static_cast<int>(running));
                 for (const auto& w : c.server().dispatcher().workers()) {
                     maxRunning = std::max(maxRunning, w.running);
