@@ -114,7 +114,14 @@ int ServerApp::main(const std::vector<std::string>&) {
         if (!_configFile.empty()) cfg = loadServerConfig(_configFile);
         for (const auto& [name, value] : _overrides) {
             if (name == "port") cfg.http.port = parsePort(value);
-            if (name == "database") cfg.database = value;
+            if (name == "database") {
+                if (!isDatabaseUrl(value)) {
+                    throw ConfigError(
+                        "--database: expected sqlite3://db=PATH or postgresql://..., got '" +
+                        value + "'");
+                }
+                cfg.database = value;
+            }
             if (name == "dispatch") cfg.dispatch.bind = value;
             if (name == "workflows") cfg.workflows = value;
         }

@@ -102,6 +102,10 @@ ClientConfig readClient(const YamlReader& r, const YAML::Node& n, const std::str
 
 }  // namespace
 
+bool isDatabaseUrl(const std::string& url) {
+    return url.rfind("sqlite3://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
+}
+
 ServerConfig parseServerConfig(const std::string& yamlText, const std::string& fileName) {
     YamlReader r(fileName);
     YAML::Node root = r.parse(yamlText);
@@ -112,7 +116,13 @@ ServerConfig parseServerConfig(const std::string& yamlText, const std::string& f
                 {"http", "database", "dispatch", "callbacks", "workflows", "clients", "settings",
                  "log_level", "log_file"});
     if (root["http"]) readHttp(r, root["http"], cfg.http);
-    if (root["database"]) cfg.database = r.str(root["database"], "database");
+    if (root["database"]) {
+        cfg.database = r.str(root["database"], "database");
+        if (!isDatabaseUrl(cfg.database)) {
+            r.fail("database",
+                   "expected sqlite3://db=PATH or postgresql://..., got '" + cfg.database + "'");
+        }
+    }
     if (root["dispatch"]) readDispatch(r, root["dispatch"], cfg.dispatch);
     if (root["callbacks"]) readCallbacks(r, root["callbacks"], cfg.callbacks);
     if (root["workflows"]) cfg.workflows = r.str(root["workflows"], "workflows");

@@ -101,6 +101,10 @@ public:
                              serverError("database: [a, b]\n"));
         CPPUNIT_ASSERT_EQUAL(std::string("clients: must be a list"),
                              serverError("clients: {name: a}\n"));
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("database: expected sqlite3://db=PATH or postgresql://..., got "
+                        "'sqlite:///var/te.db'"),
+            serverError("database: sqlite:///var/te.db\n"));
     }
 
     void testOutOfRange() {
