@@ -85,7 +85,10 @@ void EngineImpl::admitTx(Tx& tx, Effects& fx) {
         // with the table's history.
         std::int64_t started = tx.countJobsInState(JobState::Started);
         if (started >= s.maxJobs) return;
-        std::int64_t priorityStarted = tx.countStartedBelowPriority(s.priorityThreshold);
+        // Without reserved slots the normal cap is max_jobs itself, which `started` already
+        // bounds: the second walk over the started jobs would decide nothing.
+        std::int64_t priorityStarted =
+            s.prioritySlots > 0 ? tx.countStartedBelowPriority(s.priorityThreshold) : 0;
         std::int64_t normalStarted = started - priorityStarted;
         std::int64_t normalCap = std::max(0, s.maxJobs - s.prioritySlots);
         if (queued.size() == kPeek && s.maxJobs - started > kPeek) {
