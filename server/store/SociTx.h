@@ -2,6 +2,7 @@
 
 #include <soci/soci.h>
 
+#include <unordered_map>
 #include <vector>
 
 #include "server/store/Migrations.h"
@@ -71,6 +72,9 @@ private:
     // A job writes several log rows per transaction (7 for a one-task job); one multi-row
     // INSERT instead of one statement each saves a round trip per row on PostgreSQL.
     std::vector<LogEntry> _logs;
+    // Jobs as this transaction last read or wrote them, so updateJob sets only what changed.
+    // Only updateJob writes job rows, so the copies stay true for the transaction.
+    std::unordered_map<std::int64_t, Job> _jobsSeen;
 };
 
 }  // namespace te::store

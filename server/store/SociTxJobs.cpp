@@ -111,12 +111,14 @@ std::int64_t SociTx::insertJob(Job& job) {
         " :semaphore_url, :message, :stage, :created_at, :updated_at, :run_at, :started_at,"
         " :finished_at) RETURNING id");
     job.id = id;
+    _jobsSeen[id] = job;
     return id;
 }
 
 std::optional<Job> SociTx::findJob(std::int64_t id) {
     auto jobs = selectJobs(_db, "FROM jobs WHERE id = :id", [&](SqlQuery& q) { q.bind(id); });
     if (jobs.empty()) return std::nullopt;
+    _jobsSeen[id] = jobs.front();
     return jobs.front();
 }
 
@@ -184,40 +186,49 @@ std::vector<Job> SociTx::listJobs(const JobFilter& filter) {
 
 void SociTx::updateJob(Job& job) {
     job.updatedAt = nowMs();
+    // SQLite rewrites every index with a column in the SET list, changed or not (8 of the 11
+    // on jobs): set only what changed since this transaction read or wrote the row. A row
+    // it has not seen gets every column.
+    auto seen = _jobsSeen.find(job.id);
+    const Job* before = seen != _jobsSeen.end() ? &seen->second : nullptr;
+    std::string set;
     SqlQuery query(_db);
-    query.bind(job.priority)
-        .bind(job.parameters)
-        .bind(job.headers)
-        .bind(job.context)
-        .bind(job.contentId)
-        .bind(static_cast<long long>(job.state))
-        .bind(job.failed ? 1 : 0)
-        .bind(job.persist ? 1 : 0)
-        .bind(job.semaphoreUrl)
-        .bind(job.message)
-        .bind(job.stage)
-        .bind(job.updatedAt)
-        .bind(job.runAt)
-        .bind(job.startedAt)
-        .bind(job.finishedAt)
-        .bind(job.id);
-    query.run(
-        "UPDATE jobs SET priority = :priority, parameters = :parameters, headers = :headers,"
-        " context = :context, content_id = :content_id, queue_state = :queue_state,"
-        " failed = :failed, persist = :persist, semaphore_url = :semaphore_url,"
-        " message = :message, stage = :stage, updated_at = :updated_at, run_at = :run_at,"
-        " started_at = :started_at, finished_at = :finished_at WHERE id = :id");
+    auto column = [&](const char* name, bool changed, auto value) {
+        if (before && !changed) return;
+        set += (set.empty() ? "" : ", ") + std::string(name) + " = :" + name;
+        query.bind(value);
+    };
+    column("priority", before && before->priority != job.priority, job.priority);
+    column("parameters", before && before->parameters != job.parameters, job.parameters);
+    column("headers", before && before->headers != job.headers, job.headers);
+    column("context", before && before->context != job.context, job.context);
+    column("content_id", before && before->contentId != job.contentId, job.contentId);
+    column("queue_state", before && before->state != job.state, static_cast<long long>(job.state));
+    column("failed", before && before->failed != job.failed, job.failed ? 1 : 0);
+    column("persist", before && before->persist != job.persist, job.persist ? 1 : 0);
+    column("semaphore_url", before && before->semaphoreUrl != job.semaphoreUrl, job.semaphoreUrl);
+    column("message", before && before->message != job.message, job.message);
+    column("stage", before && before->stage != job.stage, job.stage);
+    column("updated_at", true, job.updatedAt);
+    column("run_at", before && before->runAt != job.runAt, job.runAt);
+    column("started_at", before && before->startedAt != job.startedAt, job.startedAt);
+    column("finished_at", before && before->finishedAt != job.finishedAt, job.finishedAt);
+    query.bind(job.id);
+    query.run("UPDATE jobs SET " + set + " WHERE id = :id");
     if (query.affectedRows() == 0) {
         throw NotFoundError("job " + std::to_string(job.id) + " not found");
     }
+    _jobsSeen[job.id] = job;
 }
 
 std::vector<Job> SociTx::queuedJobs(int limit) {
-    return selectJobs(
+    auto jobs = selectJobs(
         _db,
         "FROM jobs WHERE queue_state = :state"
         " ORDER BY priority, run_at, id LIMIT :limit",
         [&](SqlQuery& q) { q.bind(static_cast<long long>(JobState::Queued)).bind(limit); });
+    for (const Job& job : jobs) _jobsSeen[job.id] = job;  // admission updates them next
+    return jobs;
 }
 
 std::int64_t SociTx::queuePosition(const Job& job) {
