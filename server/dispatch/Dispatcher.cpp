@@ -85,7 +85,12 @@ struct Dispatcher::State {
         int credit;
         std::vector<Task> tasks;
     };
+    // What a claim may ask for this worker: its free slots, or 0 when it is stopping or its
+    // last claim found nothing ready.
+    static int claimableCredit(const WorkerInfo& w);
     bool anyoneCanTakeWork() const;
+    // New tasks may be ready for any worker: every worker may claim again.
+    void forgetNothingReady();
     // Claims for every worker with credit, inside tx. Nothing is sent or remembered until
     // deliver(), after the commit: a transaction that is rolled back and run again leaves
     // no trace.
@@ -215,9 +220,7 @@ void Dispatcher::run() {
                 s.engine.applyWorkerEvents(batch, [&](Tx& tx, bool tasksReady) {
                     // What the batch made ready (a next stage, a spawn's tasks) may be for
                     // any worker, as after a wake.
-                    if (tasksReady) {
-                        for (auto& [rid, w] : s.workers) w.nothingReady = false;
-                    }
+                    if (tasksReady) s.forgetNothingReady();
                     claims = s.claimAll(tx);
                 });
                 s.deliver(claims);
@@ -244,7 +247,7 @@ void Dispatcher::run() {
                 // A wake means a commit made tasks ready: any worker may find some now. The
                 // flags are cleared here, after the previous dispatch() set them, so a wake
                 // that raced with a claim that found nothing is never lost.
-                for (auto& [rid, w] : s.workers) w.nothingReady = false;
+                s.forgetNothingReady();
                 s.needDispatch = true;
                 continue;
             }
@@ -264,7 +267,7 @@ void Dispatcher::run() {
         if (now >= nextTick) {
             // Retry delays and handed-back tasks become ready without anyone waking us (so do
             // rows PostgreSQL's SKIP LOCKED passed over while another transaction held them).
-            for (auto& [rid, w] : s.workers) w.nothingReady = false;
+            s.forgetNothingReady();
             s.needDispatch = true;
             nextTick = now + std::chrono::seconds(1);
         }
@@ -407,12 +410,20 @@ Poco::JSON::Object::Ptr Dispatcher::State::assignMessage(const Task& task) {
     return msg;
 }
 
+int Dispatcher::State::claimableCredit(const WorkerInfo& w) {
+    if (w.stopping || w.nothingReady) return 0;
+    return std::max(0, w.slots - static_cast<int>(w.inflight.size()));
+}
+
 bool Dispatcher::State::anyoneCanTakeWork() const {
     for (const auto& [rid, w] : workers) {
-        int credit = w.slots - static_cast<int>(w.inflight.size());
-        if (!w.stopping && credit > 0 && !w.nothingReady) return true;
+        if (claimableCredit(w) > 0) return true;
     }
     return false;
+}
+
+void Dispatcher::State::forgetNothingReady() {
+    for (auto& [rid, w] : workers) w.nothingReady = false;
 }
 
 std::vector<Dispatcher::State::Claim> Dispatcher::State::claimAll(Tx& tx) {
@@ -425,8 +436,8 @@ std::vector<Dispatcher::State::Claim> Dispatcher::State::claimAll(Tx& tx) {
     TimeMs now = nowMs();
     for (size_t i = 0; i < order.size(); ++i) {
         WorkerInfo& w = *order[(start + i) % order.size()];
-        int credit = w.slots - static_cast<int>(w.inflight.size());
-        if (w.stopping || credit <= 0 || w.nothingReady) continue;
+        const int credit = claimableCredit(w);
+        if (credit == 0) continue;
         claims.push_back(
             {&w, credit, tx.claimTasks(w.queues, w.name, credit, now, now + config.leaseMs)});
     }

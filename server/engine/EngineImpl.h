@@ -80,11 +80,10 @@ public:
     // --- worker events (called by the dispatcher thread) ---
     // Applies events in order in ONE transaction (and admits jobs whose slots they freed):
     // under load the dispatcher drains many messages at once, and one commit for all of them
-    // is what lets throughput grow past one commit per message.
-    // Records one drain's events in one transaction. `thenInTx`, when given, runs last in
-    // that transaction (the dispatcher claims the next tasks there, saving a commit), told
-    // whether the batch made tasks ready; it sees them, so they are not announced through
-    // tasksReady.
+    // is what lets throughput grow past one commit per message. `thenInTx`, when given, runs
+    // last in that transaction (the dispatcher claims the next tasks there, saving a commit),
+    // told whether the batch made tasks ready; it sees them, so they are not announced
+    // through tasksReady.
     void applyWorkerEvents(const std::vector<WorkerEvent>& events,
                            const std::function<void(Tx&, bool tasksReady)>& thenInTx = {});
 

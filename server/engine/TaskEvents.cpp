@@ -28,6 +28,12 @@ std::string label(const Task& t) {
     return s;
 }
 
+// A result for a task whose STARTED was never recorded: it came in the same batch (and was
+// folded into the result), or the worker sent none.
+bool startNotRecorded(const Task& t) {
+    return t.state == TaskState::Queued || t.state == TaskState::Assigned;
+}
+
 }  // namespace
 
 void EngineImpl::applyWorkerEvents(const std::vector<WorkerEvent>& events,
@@ -137,10 +143,7 @@ void EngineImpl::onDone(Tx& tx, Effects& fx, const WorkerEvent& e) {
                 toString(task.state));
         return;
     }
-    // No STARTED was recorded (it came in the same batch, or the worker sent none).
-    if (task.state == TaskState::Queued || task.state == TaskState::Assigned) {
-        recordStart(tx, fx, &*job, task, worker);
-    }
+    if (startNotRecorded(task)) recordStart(tx, fx, &*job, task, worker);
     std::string badSpawn;
     if (task.kind == TaskKind::Spawn && spawn) {
         for (size_t i = 0; i < spawn->size(); ++i) {
@@ -216,9 +219,7 @@ void EngineImpl::onFailed(Tx& tx, Effects& fx, const WorkerEvent& e) {
         fx.tasksReady = true;
         return;
     }
-    if (task.state == TaskState::Queued || task.state == TaskState::Assigned) {
-        recordStart(tx, fx, &*job, task, worker);
-    }
+    if (startNotRecorded(task)) recordStart(tx, fx, &*job, task, worker);
     task.worker = worker;
     task.exitCode = e.exitCode;
     task.message = error;
