@@ -258,10 +258,11 @@ void SociStore::withSession(Pool& pool, const std::function<void(Connection&)>& 
     }
 }
 
-void SociStore::transact(const std::function<void(Tx&)>& fn) {
+void SociStore::inTransaction(Pool& pool, const char* begin, const std::function<void(Tx&)>& fn) {
     withSession(
+        pool,
         [&](Connection& db) {
-            exec(db, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
+            exec(db, begin);
             SociTx tx(db);
             fn(tx);
             tx.flush();
@@ -270,24 +271,20 @@ void SociStore::transact(const std::function<void(Tx&)>& fn) {
         kAttempts);
 }
 
+void SociStore::transact(const std::function<void(Tx&)>& fn) {
+    inTransaction(_writers, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN", fn);
+}
+
 void SociStore::read(const std::function<void(Tx&)>& fn) {
     if (_readers.max == 0) return transact(fn);
-    withSession(
-        _readers,
-        [&](Connection& db) {
-            // Deferred: the snapshot is taken at the first read and never waits for the writer.
-            exec(db, "BEGIN");
-            SociTx tx(db);
-            fn(tx);
-            exec(db, "COMMIT");
-        },
-        kAttempts);
+    // Deferred: the snapshot is taken at the first read and never waits for the writer.
+    inTransaction(_readers, "BEGIN", fn);
 }
 
 void SociStore::migrate() {
     withSession([&](Connection& db) { applyMigrations(db.session(), _dialect); }, 1);
-    if (_dialect == Dialect::Sqlite && sqlitePath(_connect) != ":memory:" &&
-        !_checkpointer.joinable()) {
+    // The checkpointer needs what the readers need: a database file other connections share.
+    if (_readers.max > 0 && !_checkpointer.joinable()) {
         _checkpointer = std::thread([this] { checkpointLoop(); });
     }
 }

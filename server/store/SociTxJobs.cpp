@@ -191,28 +191,30 @@ void SociTx::updateJob(Job& job) {
     // it has not seen gets every column.
     auto seen = _jobsSeen.find(job.id);
     const Job* before = seen != _jobsSeen.end() ? &seen->second : nullptr;
-    std::string set;
+    // updated_at always: it marks the write, and keeps the SET list from being empty.
+    std::string set = "updated_at = :updated_at";
     SqlQuery query(_db);
-    auto column = [&](const char* name, bool changed, auto value) {
-        if (before && !changed) return;
-        set += (set.empty() ? "" : ", ") + std::string(name) + " = :" + name;
+    query.bind(job.updatedAt);
+    // Sets `name` to value unless the row as seen holds the same `field`.
+    auto column = [&](const char* name, auto field, auto value) {
+        if (before && before->*field == job.*field) return;
+        set += ", " + std::string(name) + " = :" + name;
         query.bind(value);
     };
-    column("priority", before && before->priority != job.priority, job.priority);
-    column("parameters", before && before->parameters != job.parameters, job.parameters);
-    column("headers", before && before->headers != job.headers, job.headers);
-    column("context", before && before->context != job.context, job.context);
-    column("content_id", before && before->contentId != job.contentId, job.contentId);
-    column("queue_state", before && before->state != job.state, static_cast<long long>(job.state));
-    column("failed", before && before->failed != job.failed, job.failed ? 1 : 0);
-    column("persist", before && before->persist != job.persist, job.persist ? 1 : 0);
-    column("semaphore_url", before && before->semaphoreUrl != job.semaphoreUrl, job.semaphoreUrl);
-    column("message", before && before->message != job.message, job.message);
-    column("stage", before && before->stage != job.stage, job.stage);
-    column("updated_at", true, job.updatedAt);
-    column("run_at", before && before->runAt != job.runAt, job.runAt);
-    column("started_at", before && before->startedAt != job.startedAt, job.startedAt);
-    column("finished_at", before && before->finishedAt != job.finishedAt, job.finishedAt);
+    column("priority", &Job::priority, job.priority);
+    column("parameters", &Job::parameters, job.parameters);
+    column("headers", &Job::headers, job.headers);
+    column("context", &Job::context, job.context);
+    column("content_id", &Job::contentId, job.contentId);
+    column("queue_state", &Job::state, static_cast<long long>(job.state));
+    column("failed", &Job::failed, job.failed ? 1 : 0);
+    column("persist", &Job::persist, job.persist ? 1 : 0);
+    column("semaphore_url", &Job::semaphoreUrl, job.semaphoreUrl);
+    column("message", &Job::message, job.message);
+    column("stage", &Job::stage, job.stage);
+    column("run_at", &Job::runAt, job.runAt);
+    column("started_at", &Job::startedAt, job.startedAt);
+    column("finished_at", &Job::finishedAt, job.finishedAt);
     query.bind(job.id);
     query.run("UPDATE jobs SET " + set + " WHERE id = :id");
     if (query.affectedRows() == 0) {
