@@ -63,9 +63,7 @@ void EngineImpl::admitLocked(Effects& fx) {
     _store.transact([&](Tx& tx) {
         Effects local;
         admitTx(tx, local);
-        fx.tasksReady |= local.tasksReady;
-        fx.callbacksReady |= local.callbacksReady;
-        fx.cancel.insert(fx.cancel.end(), local.cancel.begin(), local.cancel.end());
+        fx.merge(local);
     });
 }
 

@@ -12,7 +12,15 @@ struct EngineImpl::Effects {
     bool tasksReady = false;
     bool callbacksReady = false;
     bool slotFreed = false;  // a started job ended or stepped aside: run admission again
+    bool jobQueued = false;  // a job joined the queue: run admission
     std::vector<std::int64_t> cancel;
+
+    // What both decided (admission has run for each, so slotFreed and jobQueued are spent).
+    void merge(const Effects& other) {
+        tasksReady |= other.tasksReady;
+        callbacksReady |= other.callbacksReady;
+        cancel.insert(cancel.end(), other.cancel.begin(), other.cancel.end());
+    }
 };
 
 }  // namespace te

@@ -3,6 +3,8 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 
+#include <condition_variable>
+#include <deque>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -78,12 +80,13 @@ public:
     bool hasWorkflow(const std::string& name) const override;
 
     // --- worker events (called by the dispatcher thread) ---
-    // Applies events in order in ONE transaction (and admits jobs whose slots they freed):
-    // under load the dispatcher drains many messages at once, and one commit for all of them
-    // is what lets throughput grow past one commit per message. `thenInTx`, when given, runs
-    // last in that transaction (the dispatcher claims the next tasks there, saving a commit),
-    // told whether the batch made tasks ready; it sees them, so they are not announced
-    // through tasksReady.
+    // Applies events in order in ONE transaction, shared with the submissions waiting at the
+    // same time (and admits jobs whose slots they freed): under load the dispatcher drains
+    // many messages at once, and one commit for all of them is what lets throughput grow past
+    // one commit per message. `thenInTx`, when given, runs last in that transaction (the
+    // dispatcher claims the next tasks there, saving a commit), told whether the batch made
+    // tasks ready; it sees them, so they are not announced through tasksReady. It may run on
+    // another caller's thread (the batch's leader) while this one waits.
     void applyWorkerEvents(const std::vector<WorkerEvent>& events,
                            const std::function<void(Tx&, bool tasksReady)>& thenInTx = {});
 
@@ -129,15 +132,20 @@ private:
     void onFailed(Tx& tx, Effects& fx, const WorkerEvent& e);
     void onRunning(Tx& tx, Effects& fx, const WorkerEvent& e);
 
-    // A POST /job waiting for the group commit (see submit). Lives on the caller's stack;
-    // the fields after requestLog are written and read only under _mutex.
-    struct PendingSubmission {
-        Job* job = nullptr;
-        const std::string* requestLog = nullptr;
-        std::int64_t id = 0;
+    // One caller's write waiting for the group commit (see commitGrouped). Lives on the
+    // caller's stack; `done` and `error` are written by the batch's leader under _writesMutex.
+    struct PendingWrite {
+        std::function<void(Tx&, Effects&)> apply;            // its share of the transaction
+        std::function<void(Tx&, bool tasksReady)> thenInTx;  // after every share and admission
+        int rounds = 1;  // batches this caller stores, when it leads, before handing over
         bool done = false;
         std::exception_ptr error;
+        std::condition_variable wake;
     };
+    // Stores `mine` together with every write waiting beside it, in one transaction that
+    // then runs admission once; returns when it is committed (rethrows its error).
+    void commitGrouped(PendingWrite& mine);
+    void storeBatch(const std::vector<PendingWrite*>& batch, Effects& fx);
 
     Store& _store;
     std::shared_ptr<const WorkflowSet> _workflows;
@@ -146,8 +154,9 @@ private:
     Hooks _hooks;
     std::recursive_mutex _mutex;
     Settings _settings;  // guarded by _mutex
-    std::mutex _submissionsMutex;
-    std::vector<PendingSubmission*> _submissions;  // guarded by _submissionsMutex
+    std::mutex _writesMutex;
+    std::deque<PendingWrite*> _writes;  // guarded by _writesMutex
+    bool _leading = false;              // a caller is storing a batch; guarded by _writesMutex
 };
 
 }  // namespace te

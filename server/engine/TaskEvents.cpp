@@ -39,41 +39,37 @@ bool startNotRecorded(const Task& t) {
 void EngineImpl::applyWorkerEvents(const std::vector<WorkerEvent>& events,
                                    const std::function<void(Tx&, bool)>& thenInTx) {
     if (events.empty()) return;
-    Effects fx;
-    {
-        std::lock_guard<std::recursive_mutex> lock(_mutex);
-        // A quick task's STARTED and DONE usually arrive in the same drain. Its start is
-        // then recorded by the result itself (recordStart), which saves the task's
-        // separate UPDATE and two reads.
-        std::unordered_set<std::int64_t> finishing;
+    // A quick task's STARTED and DONE usually arrive in the same drain. Its start is then
+    // recorded by the result itself (recordStart), which saves the task's separate UPDATE
+    // and two reads.
+    std::unordered_set<std::int64_t> finishing;
+    for (const WorkerEvent& e : events) {
+        if (e.kind == WorkerEvent::Kind::Done ||
+            (e.kind == WorkerEvent::Kind::Failed && !e.requeue)) {
+            finishing.insert(e.taskId);
+        }
+    }
+    PendingWrite mine;
+    mine.apply = [&](Tx& tx, Effects& fx) {
         for (const WorkerEvent& e : events) {
-            if (e.kind == WorkerEvent::Kind::Done ||
-                (e.kind == WorkerEvent::Kind::Failed && !e.requeue)) {
-                finishing.insert(e.taskId);
+            if (e.kind == WorkerEvent::Kind::Started && finishing.count(e.taskId)) continue;
+            try {
+                applyEvent(tx, fx, e);
+            } catch (const StoreError&) {
+                throw;  // the transaction is lost: transact rolls back and retries all
+            } catch (const std::exception& ex) {
+                // One bad message (a task of a workflow that was removed, ...) must not lose
+                // the others of the batch.
+                Poco::Logger::get("engine").error("event for task %Ld from %s: %s",
+                                                  static_cast<long long>(e.taskId), e.worker,
+                                                  std::string(ex.what()));
             }
         }
-        _store.transact([&](Tx& tx) {
-            fx = Effects{};
-            for (const WorkerEvent& e : events) {
-                if (e.kind == WorkerEvent::Kind::Started && finishing.count(e.taskId)) continue;
-                try {
-                    applyEvent(tx, fx, e);
-                } catch (const StoreError&) {
-                    throw;  // the transaction is lost: transact rolls back and retries all
-                } catch (const std::exception& ex) {
-                    // One bad message (a task of a workflow that was removed, ...) must not
-                    // lose the others of the batch.
-                    Poco::Logger::get("engine").error("event for task %Ld from %s: %s",
-                                                      static_cast<long long>(e.taskId), e.worker,
-                                                      std::string(ex.what()));
-                }
-            }
-            if (fx.slotFreed) admitTx(tx, fx);
-            if (thenInTx) thenInTx(tx, fx.tasksReady);
-        });
-    }
-    if (thenInTx) fx.tasksReady = false;
-    announce(fx);
+    };
+    mine.thenInTx = thenInTx;
+    // The dispatcher stores one batch at most: the claims it made wait for it to send them.
+    mine.rounds = 1;
+    commitGrouped(mine);
 }
 
 void EngineImpl::applyEvent(Tx& tx, Effects& fx, const WorkerEvent& e) {

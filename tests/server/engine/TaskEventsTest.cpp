@@ -4,6 +4,10 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <algorithm>
+#include <atomic>
+#include <set>
+#include <stdexcept>
+#include <thread>
 
 #include "server/engine/EngineImpl.h"
 #include "shared/workflow/Workflow.h"
@@ -21,12 +25,13 @@ struct Rig {
     explicit Rig(const std::string& url) : store(Store::open(url)) {
         ServerConfig config;
         config.database = url;
+        config.settings["max_jobs"] = "1000";  // every job starts at once (the default is 2)
         engine = std::make_unique<EngineImpl>(*store, loadWorkflows(kWorkflows), config);
         engine->initialize();
     }
 
-    // A one-task builtin job whose task the dispatcher has handed to worker w1.
-    std::pair<std::int64_t, std::int64_t> assignedJob() {
+    // A one-task builtin job, as POST /job would submit it.
+    static Submission submission() {
         Submission s;
         s.client = "c";
         s.workflow = "noop";
@@ -35,7 +40,12 @@ struct Rig {
         endpoints->add("http://127.0.0.1:9/events");  // queued in the outbox, never sent here
         s.parameters->set("rest_endpoints", endpoints);
         s.requestLog = "{}";
-        const std::int64_t job = engine->submit(s);
+        return s;
+    }
+
+    // A one-task builtin job whose task the dispatcher has handed to worker w1.
+    std::pair<std::int64_t, std::int64_t> assignedJob() {
+        const std::int64_t job = engine->submit(submission());
         std::int64_t task = 0;
         store->transact([&](Tx& tx) {
             auto claimed = tx.claimTasks({"work"}, "w1", 1, nowMs(), nowMs() + 60000);
@@ -95,6 +105,7 @@ class TaskEventsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStartedAndDoneInOneBatch);
     CPPUNIT_TEST(testDoneWithoutStarted);
     CPPUNIT_TEST(testLateDoneIsIgnored);
+    CPPUNIT_TEST(testConcurrentWritesFailAlone);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -150,6 +161,62 @@ public:
                            e.message.find("ignored: already completed") != std::string::npos;
                 }));
             });
+        });
+    }
+
+    // Submissions from several threads and worker results at the same time share
+    // transactions (the group commit). Each caller still gets its own answer, and a write
+    // that fails (here the dispatcher's claim throws) fails alone: the others of its batch
+    // are stored, its own results are not.
+    void testConcurrentWritesFailAlone() {
+        forEachBackend([](const std::string& url) {
+            Rig rig(url);
+            std::vector<std::pair<std::int64_t, std::int64_t>> assigned;
+            for (int i = 0; i < 10; ++i) assigned.push_back(rig.assignedJob());
+            constexpr int kThreads = 4, kEach = 25;
+            std::vector<std::vector<std::int64_t>> ids(kThreads);
+            std::atomic<int> refused{0};
+            std::vector<std::thread> threads;
+            for (int t = 0; t < kThreads; ++t) {
+                threads.emplace_back([&, t] {
+                    for (int i = 0; i < kEach; ++i) {
+                        try {
+                            ids[t].push_back(rig.engine->submit(Rig::submission()));
+                        } catch (const std::exception&) {
+                            ++refused;
+                        }
+                    }
+                });
+            }
+            int thrown = 0, claims = 0;
+            for (const auto& [job, task] : assigned) {
+                try {
+                    rig.engine->applyWorkerEvents(
+                        {Rig::event(WorkerEvent::Kind::Done, task)},
+                        [](Tx&, bool) { throw std::runtime_error("claim broke"); });
+                } catch (const std::runtime_error&) {
+                    ++thrown;
+                }
+                rig.engine->applyWorkerEvents({Rig::event(WorkerEvent::Kind::Done, task)},
+                                              [&](Tx&, bool) { ++claims; });
+            }
+            for (auto& t : threads) t.join();
+            CPPUNIT_ASSERT_EQUAL(0, refused.load());
+            CPPUNIT_ASSERT_EQUAL(10, thrown);
+            CPPUNIT_ASSERT(claims >= 10);
+            std::set<std::int64_t> distinct;
+            for (const auto& list : ids) distinct.insert(list.begin(), list.end());
+            CPPUNIT_ASSERT_EQUAL(size_t(kThreads * kEach), distinct.size());
+            rig.store->transact([&](Tx& tx) {
+                for (std::int64_t id : distinct) {
+                    auto job = tx.findJob(id);
+                    CPPUNIT_ASSERT(job);
+                    CPPUNIT_ASSERT(job->state == JobState::Started);  // admitted with its batch
+                    CPPUNIT_ASSERT_EQUAL(size_t(1), tx.listTasks(id).size());
+                }
+            });
+            // Exactly one start and one completion each: the failed attempt left nothing.
+            for (const auto& [job, task] : assigned) rig.checkRecorded(job, task);
         });
     }
 };
