@@ -123,6 +123,17 @@ void SociStore::checkpointLoop() {
             int busy = 0, logPages = 0, copied = 0;
             SqlQuery(*db).into(busy).into(logPages).into(copied).run(
                 "PRAGMA wal_checkpoint(PASSIVE)");
+            // The log starts over from its beginning only at a write that finds every frame
+            // copied, and the writer is always a few commits ahead of this thread. So once
+            // the log is long, checkpoint again between two of the writer's transactions,
+            // holding its connection: only the frames written since the pass above are left
+            // to copy (and the two fsyncs), and its next write restarts the log. A reader
+            // still on an older snapshot makes that fail; the next round tries again.
+            if (logPages >= kRestartPages) {
+                withSession(
+                    _writers,
+                    [](Connection& writer) { exec(writer, "PRAGMA wal_checkpoint(PASSIVE)"); }, 1);
+            }
             // SQLite plans without statistics until ANALYZE: GET /jobs?state=..&order_by=
             // created_at then sorted every job of the client (0.2 s at 1M jobs) instead of
             // walking jobs_created (1 ms). PostgreSQL's autovacuum does this by itself. Take
@@ -164,9 +175,8 @@ std::unique_ptr<Connection> SociStore::connect(bool readOnly) {
         exec(*session, "PRAGMA synchronous = NORMAL");
         exec(*session, "PRAGMA busy_timeout = 5000");
         exec(*session, "PRAGMA foreign_keys = ON");
-        // The checkpointer thread keeps the log short; the writer checkpoints in line only
-        // if the log grows past ~16 MB anyway (the default is 1,000 pages, ~4 MB), and that
-        // is cheap: the checkpointer has copied all but the newest pages already.
+        // The checkpointer thread keeps the log short (see checkpointLoop); the writer
+        // checkpoints in line, inside a COMMIT, only if the log grows past ~64 MB anyway.
         exec(*session, "PRAGMA wal_autocheckpoint = " + std::to_string(kAutoCheckpointPages));
         // A write through a reader is a bug: fail it loudly rather than take the write lock.
         if (readOnly) exec(*session, "PRAGMA query_only = 1");
@@ -179,8 +189,16 @@ std::unique_ptr<Connection> SociStore::connect(bool readOnly) {
 std::unique_ptr<Connection> SociStore::borrow(Pool& pool) {
     {
         std::unique_lock<std::mutex> lock(pool.mutex);
-        pool.returned.wait(lock, [&] { return !pool.idle.empty() || pool.borrowed < pool.max; });
+        // First come, first served: a thread that gives the connection back and asks again
+        // at once (the engine under load) would otherwise always beat one that waits (the
+        // checkpointer, which then never got the writer's connection).
+        const std::uint64_t ticket = pool.nextTicket++;
+        pool.returned.wait(lock, [&] {
+            return ticket == pool.serving && (!pool.idle.empty() || pool.borrowed < pool.max);
+        });
+        ++pool.serving;
         ++pool.borrowed;
+        pool.returned.notify_all();  // the next in line may find another free connection
         if (!pool.idle.empty()) {
             auto session = std::move(pool.idle.back());
             pool.idle.pop_back();
@@ -202,7 +220,7 @@ void SociStore::giveBack(Pool& pool, std::unique_ptr<Connection> connection) {
         --pool.borrowed;
         if (connection) pool.idle.push_back(std::move(connection));
     }
-    pool.returned.notify_one();
+    pool.returned.notify_all();  // only the first in line goes on
 }
 
 void SociStore::dropIdle(Pool& pool) {

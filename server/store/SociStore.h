@@ -49,7 +49,8 @@ public:
 
     static constexpr size_t kPostgresSessions = 8;
     static constexpr int kAttempts = 6;
-    static constexpr int kAutoCheckpointPages = 4096;
+    static constexpr int kAutoCheckpointPages = 16384;  // the writer's own, a safety net
+    static constexpr int kRestartPages = 2048;          // ~8 MB of log: start it over
     static constexpr std::chrono::milliseconds kCheckpointInterval{200};
     static constexpr int kAnalyzeEveryRounds = 10;  // ~2 s
     static constexpr long long kAnalyzeMinJobs = 1000;
@@ -65,6 +66,8 @@ private:
         std::condition_variable returned;
         std::vector<std::unique_ptr<Connection>> idle;
         size_t borrowed = 0;
+        std::uint64_t nextTicket = 0;  // borrowers are served in the order they asked
+        std::uint64_t serving = 0;
     };
 
     // Runs body on a session borrowed from pool, with the reconnect-and-retry policy above.
@@ -94,7 +97,8 @@ private:
     // SQLite's automatic checkpoint runs inside the COMMIT that crosses the threshold: it
     // writes the pages and fsyncs the file while the writer (and the engine's lock) waits,
     // about a tenth of the server's time under load. A passive checkpoint on its own
-    // connection does the same beside the writer.
+    // connection does the same beside the writer; only the restart of the log needs a
+    // short pause of the writer.
     std::mutex _checkpointMutex;
     std::condition_variable _checkpointWake;
     bool _stopping = false;

@@ -42,6 +42,7 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBackendAndPing);
     CPPUNIT_TEST(testTwoSqliteStoresShareOneFile);
     CPPUNIT_TEST(testSqliteLogIsCheckpointedBesideTheWriter);
+    CPPUNIT_TEST(testSqliteLogStartsOverUnderSteadyWrites);
     CPPUNIT_TEST(testSqlitePlannerStatisticsAreTaken);
     CPPUNIT_TEST(testReadsRunBesideAnOpenWrite);
     CPPUNIT_TEST(testSqliteReadRefusesWrites);
@@ -235,7 +236,7 @@ public:
 
     // Commits land in the write-ahead log; the store's checkpointer copies them into the
     // database file within a moment, without the writer's help (the writer itself only
-    // checkpoints past ~16 MB of log, far more than written here).
+    // checkpoints past ~64 MB of log, far more than written here).
     void testSqliteLogIsCheckpointedBesideTheWriter() {
         TempDir dir;
         const std::string path = dir.file("checkpoint.db");
@@ -255,6 +256,35 @@ public:
         CPPUNIT_ASSERT_MESSAGE("the database file did not take the 2 MB written to the log",
                                grown());
         CPPUNIT_ASSERT_EQUAL(std::int64_t(500), countJobs(*store));
+    }
+
+    // The log is written from its beginning again only after a checkpoint that caught up
+    // with the writer. Under writes that never pause the checkpointer never does by itself;
+    // the store then checkpoints between two of the writer's transactions, so the log stays
+    // near ~8 MB instead of growing to the writer's own limit (~64 MB) before each restart.
+    void testSqliteLogStartsOverUnderSteadyWrites() {
+        TempDir dir;
+        const std::string path = dir.file("restart.db");
+        auto store = Store::open("sqlite3://db=" + path);
+        // ~40 MB/s of log in small transactions, about what the server writes under load:
+        // faster, and the writer's own limit comes before the checkpointer's first round.
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        std::int64_t written = 0;  // bytes of padding, ~ the log's growth without restarts
+        while (written < 100'000'000 && std::chrono::steady_clock::now() < deadline) {
+            store->transact([](Tx& tx) {
+                for (int i = 0; i < 5; ++i) {
+                    Job job = makeJob("c");
+                    job.parameters = "{\"pad\":\"" + std::string(20000, 'x') + "\"}";
+                    tx.insertJob(job);
+                }
+            });
+            written += 5 * 20000;
+            std::this_thread::sleep_for(std::chrono::milliseconds(3));
+        }
+        CPPUNIT_ASSERT_MESSAGE("too little written to test anything", written > 60'000'000);
+        const auto log = Poco::File(path + "-wal").getSize();
+        CPPUNIT_ASSERT_MESSAGE("the log grew to " + std::to_string(log) + " bytes",
+                               log < 40'000'000);
     }
 
     // Without statistics SQLite's planner sorted every job of a client for GET /jobs ordered
