@@ -175,8 +175,8 @@ void EngineImpl::advance(Tx& tx, Effects& fx, Job& job) {
     static const std::vector<TaskState> kOpen = {TaskState::Waiting, TaskState::Queued,
                                                  TaskState::Assigned, TaskState::Running};
     static const std::vector<TaskState> kFailure = {TaskState::Failed, TaskState::Incomplete};
-    if (tx.countStageTasks(job.id, job.stage, kOpen) > 0 &&
-        (!stage.jobFailedOnError || tx.countStageTasks(job.id, job.stage, kFailure) == 0)) {
+    if (tx.anyStageTask(job.id, job.stage, kOpen) &&
+        (!stage.jobFailedOnError || !tx.anyStageTask(job.id, job.stage, kFailure))) {
         return;
     }
     std::vector<Task> tasks;

@@ -137,7 +137,7 @@ const std::vector<Migration>& migrations() {
          }},
         {2,
          {
-             // countStageTasks: the engine's fan-in test on every task result of a stage.
+             // anyStageTask: the engine's fan-in test on every task result of a stage.
              "CREATE INDEX tasks_stage ON tasks (job_id, stage, state)",
          }},
     };

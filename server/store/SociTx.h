@@ -39,8 +39,7 @@ public:
                                  int limit, TimeMs now, TimeMs leaseUntil) override;
     int renewLeases(const std::string& worker, TimeMs leaseUntil) override;
     std::vector<Task> expiredLeases(TimeMs now, int limit) override;
-    std::int64_t countStageTasks(std::int64_t jobId, int stage,
-                                 const std::vector<TaskState>& states) override;
+    bool anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskState>& states) override;
     std::vector<Task> tasksInStates(std::int64_t jobId,
                                     const std::vector<TaskState>& states) override;
     std::vector<Task> undeliveredTargeted(TimeMs before, int limit) override;

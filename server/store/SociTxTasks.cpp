@@ -238,17 +238,18 @@ std::vector<Task> SociTx::tasksInStates(std::int64_t jobId, const std::vector<Ta
                        });
 }
 
-std::int64_t SociTx::countStageTasks(std::int64_t jobId, int stage,
-                                     const std::vector<TaskState>& states) {
-    if (states.empty()) return 0;
+bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskState>& states) {
+    if (states.empty()) return false;
     SqlQuery query(_db);
-    long long count = 0;
-    query.into(count).bind(jobId).bind(stage);
+    long long found = 0;
+    query.into(found).bind(jobId).bind(stage);
     for (TaskState s : states) query.bind(asInt(s));
+    // COUNT over LIMIT 1 rather than EXISTS: an integer on both backends.
     query.run(
-        "SELECT COUNT(*) FROM tasks WHERE job_id = :job_id AND stage = :stage AND state IN (" +
-        placeholders("s", states.size()) + ")");
-    return count;
+        "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE job_id = :job_id AND"
+        " stage = :stage AND state IN (" +
+        placeholders("s", states.size()) + ") LIMIT 1) AS any_task");
+    return found > 0;
 }
 
 std::vector<Task> SociTx::undeliveredTargeted(TimeMs before, int limit) {

@@ -97,10 +97,11 @@ public:
     // Tasks of a job in the given states.
     virtual std::vector<Task> tasksInStates(std::int64_t jobId,
                                             const std::vector<TaskState>& states) = 0;
-    // How many tasks of one stage of a job are in the given states (0 for an empty list).
-    // An index lookup per state: the engine asks it on every task result of a fan-out.
-    virtual std::int64_t countStageTasks(std::int64_t jobId, int stage,
-                                         const std::vector<TaskState>& states) = 0;
+    // Whether any task of one stage of a job is in the given states (false for an empty
+    // list). The engine asks it on every task result of a fan-out: one index probe, where a
+    // count walked every open task of the stage each time (quadratic in the fan-out).
+    virtual bool anyStageTask(std::int64_t jobId, int stage,
+                              const std::vector<TaskState>& states) = 0;
     // Queued targeted tasks (targetWorker set) created before `before`: the broadcast timeout.
     virtual std::vector<Task> undeliveredTargeted(TimeMs before, int limit) = 0;
     virtual std::map<std::string, QueueCounts> taskCountsByQueue() = 0;
