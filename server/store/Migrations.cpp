@@ -5,9 +5,15 @@
 
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
+#include "shared/model/Task.h"
 #include "shared/model/Time.h"
 
 namespace te::store {
+
+static_assert(static_cast<int>(TaskState::Queued) == 1,
+              "the partial index of migration 3 names the queued state by number");
+const char* const kQueuedTaskTerm = "state = 1";
+
 namespace {
 
 // Schema changes, in order, never edited once released: add a new entry instead.
@@ -139,6 +145,25 @@ const std::vector<Migration>& migrations() {
          {
              // anyStageTask: the engine's fan-in test on every task result of a stage.
              "CREATE INDEX tasks_stage ON tasks (job_id, stage, state)",
+         }},
+        {3,
+         {
+             // A task's index entries moved with every change of its state: four indexes
+             // held the state, each rewritten at every step of a task's life, most of the
+             // dispatcher's page writes per commit. Now one index holds the state, and the
+             // claim's index only the queued tasks, which leave it once claimed. Its
+             // condition is literal (kQueuedTaskTerm) and the queries repeat it, or no
+             // planner could use it.
+             "DROP INDEX tasks_claim",
+             "DROP INDEX tasks_worker",
+             "DROP INDEX tasks_lease",
+             "DROP INDEX tasks_stage",
+             // claimTasks in priority order, undeliveredTargeted, pending counts by queue.
+             std::string("CREATE INDEX tasks_queued ON tasks (queue, priority, id) WHERE ") +
+                 kQueuedTaskTerm,
+             // Everything else by state: anyStageTask (one probe per state), the leases of
+             // assigned and running tasks (no more than the workers' slots), the totals.
+             "CREATE INDEX tasks_state ON tasks (state, job_id, stage)",
          }},
     };
     return all;

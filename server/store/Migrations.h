@@ -15,6 +15,11 @@ void applyMigrations(soci::session& session, Dialect dialect);
 // The version the code expects after applyMigrations.
 int latestSchemaVersion();
 
+// The condition of the partial index tasks_queued (migration 3): a planner uses a partial
+// index only for a query that repeats its condition (a bound parameter does not), so the
+// queries build theirs from this. Never change it: that takes a new migration.
+extern const char* const kQueuedTaskTerm;  // state = 1 (TaskState::Queued)
+
 // Highest applied version; 0 for an empty database.
 int appliedSchemaVersion(soci::session& session);
 

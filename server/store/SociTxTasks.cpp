@@ -1,6 +1,7 @@
 // Tasks: the engine's plan of a job, and the dispatcher's claims and leases.
 #include <algorithm>
 
+#include "server/store/Migrations.h"
 #include "server/store/SociTx.h"
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
@@ -79,6 +80,8 @@ std::string select(const std::string& rest) {
 }
 
 long long asInt(TaskState s) { return static_cast<long long>(s); }
+
+const std::string kQueuedTerm = kQueuedTaskTerm;  // tasks_queued's condition: see Migrations.h
 
 }  // namespace
 
@@ -187,14 +190,13 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
     const std::string lock = _dialect == Dialect::Postgres ? " FOR UPDATE SKIP LOCKED" : "";
     const std::string sql =
         "UPDATE tasks SET state = :assigned, worker = :worker, lease_until = :lease"
-        " WHERE id IN (SELECT id FROM tasks WHERE state = :queued AND queue IN (" +
-        placeholders("q", queues.size()) +
+        " WHERE id IN (SELECT id FROM tasks WHERE " +
+        kQueuedTerm + " AND queue IN (" + placeholders("q", queues.size()) +
         ") AND not_before <= :now AND (target_worker = '' OR target_worker = :target)"
         " ORDER BY priority, id LIMIT :limit" +
         lock + ") RETURNING " + kTaskColumns;
     auto tasks = selectTasks(_db, sql, [&](SqlQuery& q) {
         q.bind(asInt(TaskState::Assigned)).bind(worker).bind(leaseUntil);
-        q.bind(asInt(TaskState::Queued));
         for (const auto& queue : queues) q.bind(queue);
         q.bind(now).bind(worker).bind(limit);
     });
@@ -255,32 +257,29 @@ bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskS
 std::vector<Task> SociTx::undeliveredTargeted(TimeMs before, int limit) {
     return selectTasks(
         _db,
-        select("WHERE state = :queued AND target_worker <> ''"
-               " AND created_at < :before ORDER BY id LIMIT :limit"),
-        [&](SqlQuery& q) { q.bind(asInt(TaskState::Queued)).bind(before).bind(limit); });
+        select("WHERE " + kQueuedTerm +
+               " AND target_worker <> '' AND created_at < :before ORDER BY id LIMIT :limit"),
+        [&](SqlQuery& q) { q.bind(before).bind(limit); });
 }
 
 std::map<std::string, QueueCounts> SociTx::taskCountsByQueue() {
     // Only queues with queued, assigned or running tasks appear.
+    // Pending from tasks_queued alone (it holds the queue); working from the few rows of
+    // assigned and running tasks.
+    const std::string working = "state IN (" + std::to_string(asInt(TaskState::Assigned)) + ", " +
+                                std::to_string(asInt(TaskState::Running)) + ")";
     std::map<std::string, QueueCounts> counts;
-    SqlQuery query(_db);
-    std::string queue;
-    int state = 0;
-    long long count = 0;
-    query.into(queue).into(state).into(count);
-    query.bind(asInt(TaskState::Queued))
-        .bind(asInt(TaskState::Assigned))
-        .bind(asInt(TaskState::Running));
-    if (query.run("SELECT queue, state, COUNT(*) FROM tasks WHERE state IN (:q, :a, :r)"
-                  " GROUP BY queue, state")) {
-        do {
-            QueueCounts& c = counts[queue];
-            if (static_cast<TaskState>(state) == TaskState::Queued) {
-                c.pending += count;
-            } else {
-                c.working += count;
-            }
-        } while (query.next());
+    for (const bool pending : {true, false}) {
+        SqlQuery query(_db);
+        std::string queue;
+        long long count = 0;
+        query.into(queue).into(count);
+        if (query.run("SELECT queue, COUNT(*) FROM tasks WHERE " +
+                      (pending ? kQueuedTerm : working) + " GROUP BY queue")) {
+            do {
+                (pending ? counts[queue].pending : counts[queue].working) += count;
+            } while (query.next());
+        }
     }
     return counts;
 }

@@ -1,9 +1,13 @@
 // Conformance: tasks (rows, claims, leases, targeted copies, counts).
+#include <soci/sqlite3/soci-sqlite3.h>
+
 #include <atomic>
 #include <mutex>
 #include <set>
 #include <thread>
 
+#include "server/store/Migrations.h"
+#include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
 
@@ -31,6 +35,7 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testLeases);
     CPPUNIT_TEST(testStatesTargetedAndCounts);
     CPPUNIT_TEST(testConcurrentClaimsNeverShareATask);
+    CPPUNIT_TEST(testSqliteTaskQueriesUseTheirIndexes);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -292,6 +297,39 @@ public:
             CPPUNIT_ASSERT_EQUAL(size_t(total),
                                  std::set<std::int64_t>(claimed.begin(), claimed.end()).size());
         });
+    }
+
+    // The claim names the queued state the way the partial index does; were the terms to
+    // differ, SQLite would sort every queued task at each claim instead.
+    void testSqliteTaskQueriesUseTheirIndexes() {
+        TempDir dir;
+        const std::string path = dir.file("plans.db");
+        auto store = Store::open("sqlite3://db=" + path);
+        soci::session db(*soci::factory_sqlite3(), "db=" + path);
+        auto plan = [&](const std::string& sql) {
+            std::string all;
+            store::SqlQuery query(db);
+            int id = 0, parent = 0, unused = 0;
+            std::string detail;
+            query.into(id).into(parent).into(unused).into(detail);
+            if (query.run("EXPLAIN QUERY PLAN " + sql)) {
+                do {
+                    all += detail + "; ";
+                } while (query.next());
+            }
+            return all;
+        };
+        const std::string queued = store::kQueuedTaskTerm;
+        const std::string claim = plan("SELECT id FROM tasks WHERE " + queued +
+                                       " AND queue IN ('work') AND not_before <= 5"
+                                       " ORDER BY priority, id LIMIT 4");
+        CPPUNIT_ASSERT_MESSAGE(claim, claim.find("tasks_queued") != std::string::npos);
+        const std::string expired =
+            plan("SELECT id FROM tasks WHERE state IN (2, 3) AND lease_until < 5");
+        CPPUNIT_ASSERT_MESSAGE(expired, expired.find("tasks_state") != std::string::npos);
+        const std::string stage =
+            plan("SELECT 1 FROM tasks WHERE job_id = 1 AND stage = 0 AND state IN (0, 1, 2, 3)");
+        CPPUNIT_ASSERT_MESSAGE(stage, stage.find("tasks_state") != std::string::npos);
     }
 };
 
