@@ -5,6 +5,7 @@
 
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
+#include "shared/model/Job.h"
 #include "shared/model/Task.h"
 #include "shared/model/Time.h"
 
@@ -13,6 +14,11 @@ namespace te::store {
 static_assert(static_cast<int>(TaskState::Queued) == 1,
               "the partial index of migration 3 names the queued state by number");
 const char* const kQueuedTaskTerm = "state = 1";
+static_assert(static_cast<int>(JobState::Queued) == 0 && static_cast<int>(JobState::Pending) == 3 &&
+                  static_cast<int>(JobState::Scheduled) == 5,
+              "the partial indexes of migration 4 name these states by number");
+const char* const kQueuedJobTerm = "queue_state = 0";
+const char* const kWaitingJobTerm = "queue_state IN (3, 5)";
 
 namespace {
 
@@ -164,6 +170,27 @@ const std::vector<Migration>& migrations() {
              // Everything else by state: anyStageTask (one probe per state), the leases of
              // assigned and running tasks (no more than the workers' slots), the totals.
              "CREATE INDEX tasks_state ON tasks (state, job_id, stage)",
+         }},
+        {4,
+         {
+             // The same for jobs: three indexes held the state (admission, due, failed), so
+             // a job's start and its end each moved three entries. Now one index holds the
+             // state, and the admission's and the scheduler's indexes only the jobs they look
+             // for (conditions: kQueuedJobTerm, kWaitingJobTerm).
+             "DROP INDEX jobs_admission",
+             "DROP INDEX jobs_due",
+             "DROP INDEX jobs_failed",
+             // queuedJobs in admission order, queuePosition. The state leads although it
+             // is the same in every row: SQLite, without statistics, would otherwise take
+             // jobs_state's equality on it and sort.
+             std::string("CREATE INDEX jobs_queued ON jobs (queue_state, priority, run_at, id)"
+                         " WHERE ") +
+                 kQueuedJobTerm,
+             // jobsDue: scheduled and pending jobs by run_at.
+             std::string("CREATE INDEX jobs_waiting ON jobs (queue_state, run_at) WHERE ") +
+                 kWaitingJobTerm,
+             // Counts by state (/health, admission), failed jobs, GET /jobs?state=.
+             "CREATE INDEX jobs_state ON jobs (queue_state, failed, priority)",
          }},
     };
     return all;

@@ -19,6 +19,9 @@ int latestSchemaVersion();
 // index only for a query that repeats its condition (a bound parameter does not), so the
 // queries build theirs from this. Never change it: that takes a new migration.
 extern const char* const kQueuedTaskTerm;  // state = 1 (TaskState::Queued)
+// The same for the partial job indexes of migration 4, jobs_queued and jobs_waiting.
+extern const char* const kQueuedJobTerm;   // queue_state = 0 (JobState::Queued)
+extern const char* const kWaitingJobTerm;  // queue_state IN (3, 5) (Pending, Scheduled)
 
 // Highest applied version; 0 for an empty database.
 int appliedSchemaVersion(soci::session& session);

@@ -1,6 +1,7 @@
 // Jobs: the rows behind POST /job, GET /jobs and the engine's admission.
 #include <algorithm>
 
+#include "server/store/Migrations.h"
 #include "server/store/SociTx.h"
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
@@ -224,11 +225,10 @@ void SociTx::updateJob(Job& job) {
 }
 
 std::vector<Job> SociTx::queuedJobs(int limit) {
-    auto jobs = selectJobs(
-        _db,
-        "FROM jobs WHERE queue_state = :state"
-        " ORDER BY priority, run_at, id LIMIT :limit",
-        [&](SqlQuery& q) { q.bind(static_cast<long long>(JobState::Queued)).bind(limit); });
+    auto jobs = selectJobs(_db,
+                           std::string("FROM jobs WHERE ") + kQueuedJobTerm +
+                               " ORDER BY priority, run_at, id LIMIT :limit",
+                           [&](SqlQuery& q) { q.bind(limit); });
     for (const Job& job : jobs) _jobsSeen[job.id] = job;  // admission updates them next
     return jobs;
 }
@@ -237,20 +237,20 @@ std::int64_t SociTx::queuePosition(const Job& job) {
     // The stored row decides, not the caller's copy, which may be stale.
     auto stored = findJob(job.id);
     if (!stored || stored->state != JobState::Queued) return 0;
-    const long long queued = static_cast<long long>(JobState::Queued);
     return countOf(_db,
-                   "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND (priority < :p1"
-                   " OR (priority = :p2 AND run_at < :r1)"
-                   " OR (priority = :p3 AND run_at = :r2 AND id <= :id))",
-                   {queued, stored->priority, stored->priority, stored->runAt, stored->priority,
+                   std::string("SELECT COUNT(*) FROM jobs WHERE ") + kQueuedJobTerm +
+                       " AND (priority < :p1 OR (priority = :p2 AND run_at < :r1)"
+                       " OR (priority = :p3 AND run_at = :r2 AND id <= :id))",
+                   {stored->priority, stored->priority, stored->runAt, stored->priority,
                     stored->runAt, stored->id});
 }
 
 std::vector<Job> SociTx::jobsDue(JobState state, TimeMs before, int limit) {
     return selectJobs(
         _db,
-        "FROM jobs WHERE queue_state = :state AND run_at <= :before"
-        " ORDER BY run_at, id LIMIT :limit",
+        // The index's condition, then the state this call asks for.
+        std::string("FROM jobs WHERE ") + kWaitingJobTerm +
+            " AND queue_state = :state AND run_at <= :before ORDER BY run_at, id LIMIT :limit",
         [&](SqlQuery& q) { q.bind(static_cast<long long>(state)).bind(before).bind(limit); });
 }
 

@@ -67,7 +67,8 @@ public:
     virtual std::vector<Job> queuedJobs(int limit) = 0;
     // 1-based place of a queued job in admission order; 0 for a job that is not queued.
     virtual std::int64_t queuePosition(const Job& job) = 0;
-    // Jobs in `state` whose runAt <= before (the scheduler's query), oldest runAt first.
+    // Jobs in `state` (Scheduled or Pending; other states find nothing) whose runAt <= before
+    // (the scheduler's query), oldest runAt first.
     virtual std::vector<Job> jobsDue(JobState state, TimeMs before, int limit) = 0;
     virtual std::map<JobState, std::int64_t> countJobsByState() = 0;
     virtual std::int64_t countFailedJobs() = 0;

@@ -35,7 +35,7 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testLeases);
     CPPUNIT_TEST(testStatesTargetedAndCounts);
     CPPUNIT_TEST(testConcurrentClaimsNeverShareATask);
-    CPPUNIT_TEST(testSqliteTaskQueriesUseTheirIndexes);
+    CPPUNIT_TEST(testSqliteQueriesUseThePartialIndexes);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -299,9 +299,10 @@ public:
         });
     }
 
-    // The claim names the queued state the way the partial index does; were the terms to
-    // differ, SQLite would sort every queued task at each claim instead.
-    void testSqliteTaskQueriesUseTheirIndexes() {
+    // The claim, admission and the scheduler name states the way the partial indexes do;
+    // were the terms to differ, SQLite would sort every queued task (job) at each claim
+    // (admission) instead.
+    void testSqliteQueriesUseThePartialIndexes() {
         TempDir dir;
         const std::string path = dir.file("plans.db");
         auto store = Store::open("sqlite3://db=" + path);
@@ -327,6 +328,14 @@ public:
         const std::string expired =
             plan("SELECT id FROM tasks WHERE state IN (2, 3) AND lease_until < 5");
         CPPUNIT_ASSERT_MESSAGE(expired, expired.find("tasks_state") != std::string::npos);
+        const std::string admission =
+            plan("SELECT id FROM jobs WHERE " + std::string(store::kQueuedJobTerm) +
+                 " ORDER BY priority, run_at, id LIMIT 16");
+        CPPUNIT_ASSERT_MESSAGE(admission, admission.find("jobs_queued") != std::string::npos);
+        const std::string due =
+            plan("SELECT id FROM jobs WHERE " + std::string(store::kWaitingJobTerm) +
+                 " AND queue_state = 5 AND run_at <= 9 ORDER BY run_at, id LIMIT 10");
+        CPPUNIT_ASSERT_MESSAGE(due, due.find("jobs_waiting") != std::string::npos);
         const std::string stage =
             plan("SELECT 1 FROM tasks WHERE job_id = 1 AND stage = 0 AND state IN (0, 1, 2, 3)");
         CPPUNIT_ASSERT_MESSAGE(stage, stage.find("tasks_state") != std::string::npos);
