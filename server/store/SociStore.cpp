@@ -280,11 +280,19 @@ void SociStore::inTransaction(Pool& pool, const char* begin, const std::function
     withSession(
         pool,
         [&](Connection& db) {
+            // SQLite's one writer sees every change to the jobs: it may keep their count.
+            const bool keepsCount = _dialect == Dialect::Sqlite && &pool == &_writers;
             exec(db, begin);
-            SociTx tx(db);
+            SociTx tx(db, keepsCount ? &_startedJobs : nullptr);
             fn(tx);
             tx.flush();
-            exec(db, "COMMIT");
+            try {
+                exec(db, "COMMIT");
+            } catch (...) {
+                _startedJobs.reset();  // whether it committed is not known
+                throw;
+            }
+            tx.committed();
         },
         kAttempts);
 }

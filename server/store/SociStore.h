@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -90,6 +91,9 @@ private:
     const std::string _connect;
     const std::string _displayUrl;  // for messages; no password
     Pool _writers;
+    // SQLite: the started jobs as last committed, when counted (SociTx::countJobsInState).
+    // Used only by the holder of the one writer connection.
+    std::optional<std::int64_t> _startedJobs;
     // SQLite only (WAL lets readers run beside the writer); a :memory: database has none,
     // since every connection to it would be a database of its own.
     Pool _readers;

@@ -2,6 +2,7 @@
 
 #include <soci/soci.h>
 
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -17,7 +18,11 @@ namespace te::store {
 // Not thread-safe: used by the one thread that runs the transaction.
 class SociTx : public Tx {
 public:
-    explicit SociTx(Connection& db) : _db(db), _dialect(db.dialect()) {}
+    // `startedJobs`, when given, is the count of started jobs as last committed, kept by
+    // the store across transactions (SQLite's one writer: nothing else changes it); see
+    // countJobsInState and committed.
+    explicit SociTx(Connection& db, std::optional<std::int64_t>* startedJobs = nullptr)
+        : _db(db), _dialect(db.dialect()), _startedJobs(startedJobs) {}
 
     std::int64_t insertJob(Job& job) override;
     std::optional<Job> findJob(std::int64_t id) override;
@@ -64,6 +69,8 @@ public:
 
     // Writes the log rows appendLog kept; SociStore calls it before COMMIT.
     void flush();
+    // After COMMIT: brings the kept count of started jobs up to date.
+    void committed();
 
 private:
     Connection& _db;
@@ -74,6 +81,13 @@ private:
     // Jobs as this transaction last read or wrote them, so updateJob sets only what changed.
     // Only updateJob writes job rows, so the copies stay true for the transaction.
     std::unordered_map<std::int64_t, Job> _jobsSeen;
+    // Admission counts the started jobs in every batch; counting walks all of them. So the
+    // count is kept: this transaction's change to it, known while every job it wrote was
+    // seen first (an unseen row's old state is unknown), and the count before it, once read.
+    std::optional<std::int64_t>* _startedJobs;
+    std::int64_t _startedChange = 0;
+    bool _startedChangeKnown = true;
+    std::optional<std::int64_t> _startedBefore;
 };
 
 }  // namespace te::store

@@ -78,6 +78,7 @@ std::int64_t countOf(Connection& db, const std::string& sql, const std::vector<l
 }  // namespace
 
 std::int64_t SociTx::insertJob(Job& job) {
+    if (job.state == JobState::Started) ++_startedChange;
     const TimeMs now = nowMs();
     if (job.createdAt == 0) job.createdAt = now;
     if (job.updatedAt == 0) job.updatedAt = now;
@@ -192,6 +193,11 @@ void SociTx::updateJob(Job& job) {
     // it has not seen gets every column.
     auto seen = _jobsSeen.find(job.id);
     const Job* before = seen != _jobsSeen.end() ? &seen->second : nullptr;
+    if (!before) {
+        _startedChangeKnown = false;
+    } else {
+        _startedChange += (job.state == JobState::Started) - (before->state == JobState::Started);
+    }
     // updated_at always: it marks the write, and keeps the SET list from being empty.
     std::string set = "updated_at = :updated_at";
     SqlQuery query(_db);
@@ -283,8 +289,23 @@ std::int64_t SociTx::countStartedBelowPriority(int threshold) {
 }
 
 std::int64_t SociTx::countJobsInState(JobState state) {
-    return countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state",
-                   {static_cast<long long>(state)});
+    const bool keep = state == JobState::Started && _startedJobs && _startedChangeKnown;
+    if (keep && *_startedJobs) return **_startedJobs + _startedChange;
+    const std::int64_t count = countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state",
+                                       {static_cast<long long>(state)});
+    if (keep) _startedBefore = count - _startedChange;
+    return count;
+}
+
+void SociTx::committed() {
+    if (!_startedJobs) return;
+    if (!_startedChangeKnown) {
+        _startedJobs->reset();  // counted again when next asked
+    } else if (*_startedJobs) {
+        **_startedJobs += _startedChange;
+    } else if (_startedBefore) {
+        *_startedJobs = *_startedBefore + _startedChange;
+    }
 }
 
 }  // namespace te::store

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <future>
 #include <set>
+#include <stdexcept>
 
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
@@ -31,6 +32,7 @@ class StoreJobsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testFilters);
     CPPUNIT_TEST(testOrdering);
     CPPUNIT_TEST(testAdmissionOrderAndCounts);
+    CPPUNIT_TEST(testStartedCountFollowsEveryCommit);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -359,6 +361,57 @@ public:
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(4), tx.countJobsInState(JobState::Queued));
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(0), tx.countJobsInState(JobState::Paused));
             });
+        });
+    }
+
+    // The count of started jobs that admission asks for is kept between transactions on
+    // SQLite; it must agree with the rows after inserts and updates, a rolled-back
+    // transaction, and a write to a row the transaction had not read.
+    void testStartedCountFollowsEveryCommit() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            auto check = [&](std::int64_t expected) {
+                store->transact([&](Tx& tx) {
+                    CPPUNIT_ASSERT_EQUAL(expected, tx.countJobsInState(JobState::Started));
+                    CPPUNIT_ASSERT_EQUAL(expected, tx.countJobsByState()[JobState::Started]);
+                });
+            };
+            Job started = makeJob("c");
+            started.state = JobState::Started;
+            addJob(*store, started);
+            check(1);
+            std::int64_t queuedId = 0;
+            store->transact([&](Tx& tx) {
+                Job job = makeJob("c");
+                queuedId = tx.insertJob(job);
+                auto seen = tx.findJob(queuedId);
+                seen->state = JobState::Started;
+                tx.updateJob(*seen);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(2), tx.countJobsInState(JobState::Started));
+            });
+            check(2);
+            try {
+                store->transact([&](Tx& tx) {
+                    auto job = tx.findJob(queuedId);
+                    job->state = JobState::Completed;
+                    tx.updateJob(*job);
+                    CPPUNIT_ASSERT_EQUAL(std::int64_t(1), tx.countJobsInState(JobState::Started));
+                    throw std::runtime_error("rolled back");
+                });
+            } catch (const std::runtime_error&) {
+            }
+            check(2);
+            // A row this transaction never read: its old state is unknown, so it counts again.
+            Job unseen = started;
+            unseen.state = JobState::Completed;
+            store->transact([&](Tx& tx) { tx.updateJob(unseen); });
+            check(1);
+            store->transact([&](Tx& tx) {
+                auto job = tx.findJob(queuedId);
+                job->state = JobState::Completed;
+                tx.updateJob(*job);
+            });
+            check(0);
         });
     }
 };
