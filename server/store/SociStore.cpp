@@ -95,7 +95,8 @@ SociStore::SociStore(Dialect dialect, std::string connect, std::string displayUr
     : _dialect(dialect),
       _connect(std::move(connect)),
       _displayUrl(std::move(displayUrl)),
-      _writers(dialect == Dialect::Sqlite ? 1 : kPostgresSessions, false),
+      _writers(dialect == Dialect::Sqlite ? 1 : kPostgresSessions, false,
+               dialect == Dialect::Sqlite),
       _readers(
           dialect == Dialect::Sqlite && sqlitePath(_connect) != ":memory:" ? kSqliteReaders : 0,
           true) {}
@@ -189,16 +190,15 @@ std::unique_ptr<Connection> SociStore::connect(bool readOnly) {
 std::unique_ptr<Connection> SociStore::borrow(Pool& pool) {
     {
         std::unique_lock<std::mutex> lock(pool.mutex);
-        // First come, first served: a thread that gives the connection back and asks again
-        // at once (the engine under load) would otherwise always beat one that waits (the
-        // checkpointer, which then never got the writer's connection).
-        const std::uint64_t ticket = pool.nextTicket++;
-        pool.returned.wait(lock, [&] {
-            return ticket == pool.serving && (!pool.idle.empty() || pool.borrowed < pool.max);
-        });
-        ++pool.serving;
+        auto available = [&] { return !pool.idle.empty() || pool.borrowed < pool.max; };
+        if (pool.fifo) {
+            const std::uint64_t ticket = pool.nextTicket++;
+            pool.returned.wait(lock, [&] { return ticket == pool.serving && available(); });
+            ++pool.serving;
+        } else {
+            pool.returned.wait(lock, available);
+        }
         ++pool.borrowed;
-        pool.returned.notify_all();  // the next in line may find another free connection
         if (!pool.idle.empty()) {
             auto session = std::move(pool.idle.back());
             pool.idle.pop_back();
@@ -220,7 +220,12 @@ void SociStore::giveBack(Pool& pool, std::unique_ptr<Connection> connection) {
         --pool.borrowed;
         if (connection) pool.idle.push_back(std::move(connection));
     }
-    pool.returned.notify_all();  // only the first in line goes on
+    // In order, only the first in line may go on, and it is not known which waiter that is.
+    if (pool.fifo) {
+        pool.returned.notify_all();
+    } else {
+        pool.returned.notify_one();
+    }
 }
 
 void SociStore::dropIdle(Pool& pool) {
