@@ -60,11 +60,12 @@ void EngineImpl::admitLocked(Effects& fx) {
     // Of max_jobs slots, priority_slots are kept for priority jobs (priority below the
     // threshold; lower is more urgent). Queued jobs come in admission order: priority, then
     // run_at, then id — so once a normal job cannot start, no later one can either.
+    Effects local;
     _store.transact([&](Tx& tx) {
-        Effects local;
+        local = Effects{};  // a retried transaction decides afresh
         admitTx(tx, local);
-        fx.merge(local);
     });
+    fx.merge(local);
 }
 
 void EngineImpl::admitTx(Tx& tx, Effects& fx) {
