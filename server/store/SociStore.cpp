@@ -176,6 +176,11 @@ std::unique_ptr<Connection> SociStore::connect(bool readOnly) {
         exec(*session, "PRAGMA synchronous = NORMAL");
         exec(*session, "PRAGMA busy_timeout = 5000");
         exec(*session, "PRAGMA foreign_keys = ON");
+        // Statement journals in memory. A statement inside a group commit journals every
+        // page it touches; once one passes 64 KiB SQLite spills it to a file in /var/tmp,
+        // and from then on, for the rest of the transaction, every statement writes its
+        // pages there too: as many pwrite calls as the WAL itself got.
+        exec(*session, "PRAGMA temp_store = MEMORY");
         // The checkpointer thread keeps the log short (see checkpointLoop); the writer
         // checkpoints in line, inside a COMMIT, only if the log grows past ~64 MB anyway.
         exec(*session, "PRAGMA wal_autocheckpoint = " + std::to_string(kAutoCheckpointPages));
