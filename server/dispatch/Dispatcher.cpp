@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
@@ -22,6 +23,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+// A worker whose tasks finish this fast (ASSIGN to result, on average) gets up to one task
+// per slot claimed ahead, in reserve: it is sent the moment a slot frees, with no
+// transaction in between (see WorkerInfo::reserve).
+constexpr double kReserveBelowMs = 20.0;
+// A reserved task not sent within this long goes back to the queue, for any worker.
+constexpr auto kReserveHold = std::chrono::seconds(1);
+
 struct WorkerInfo {
     std::string routingId;
     std::string name;
@@ -31,6 +39,19 @@ struct WorkerInfo {
     std::vector<std::string> queues;
     int slots = 1;
     std::set<std::int64_t> inflight;
+    // Claimed for this worker (assigned to it in the store, its lease renewed with the
+    // others) but not sent: a slot's next task, ready the moment the slot frees. The
+    // credit rule holds, ASSIGNs never outnumber free slots; what the reserve saves is
+    // the wait for a transaction between a result and the next ASSIGN, which was most of
+    // a quick task's cycle. Only for workers whose tasks are quick (meanTaskMs), so a
+    // long task never keeps a queued one from an idle worker for more than kReserveHold.
+    struct Reserved {
+        Task task;
+        Clock::time_point since;
+    };
+    std::deque<Reserved> reserve;
+    std::map<std::int64_t, Clock::time_point> sentAt;
+    double meanTaskMs = -1;  // moving average of ASSIGN to result; -1: none finished yet
     Clock::time_point lastSeen;
     bool stopping = false;
     // Its last claim got fewer tasks than it asked for, and no new tasks were announced since:
@@ -88,6 +109,15 @@ struct Dispatcher::State {
     // What a claim may ask for this worker: its free slots, or 0 when it is stopping or its
     // last claim found nothing ready.
     static int claimableCredit(const WorkerInfo& w);
+    // Sends reserved tasks while the worker has free slots.
+    void sendReserved(WorkerInfo& w);
+    void sendAssign(WorkerInfo& w, const Task& task);
+    // A result for taskId: frees its slot and refills it from the reserve at once.
+    void finished(WorkerInfo& w, std::int64_t taskId);
+    // Gives reserved tasks back to the queue (those older than `olderThan`, or all), as
+    // FAILED with requeue: the engine's hand-back.
+    void releaseReserved(WorkerInfo& w, const std::string& why,
+                         std::optional<Clock::time_point> olderThan = std::nullopt);
     bool anyoneCanTakeWork() const;
     // New tasks may be ready for any worker: every worker may claim again.
     void forgetNothingReady();
@@ -185,9 +215,13 @@ void Dispatcher::run() {
         zmq::pollitem_t items[] = {{static_cast<void*>(*s.router), 0, ZMQ_POLLIN, 0},
                                    {static_cast<void*>(pull), 0, ZMQ_POLLIN, 0}};
         auto wait = std::min(nextHeartbeat, nextTick) - Clock::now();
-        long ms = std::max<long>(
-            0,
-            static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()));
+        // Hand-backs queued by the last round are stored without waiting for the socket.
+        long ms =
+            !s.events.empty()
+                ? 0
+                : std::max<long>(
+                      0, static_cast<long>(
+                             std::chrono::duration_cast<std::chrono::milliseconds>(wait).count()));
         try {
             zmq::poll(items, 2, std::chrono::milliseconds(std::min<long>(ms, 200)));
         } catch (const zmq::error_t& e) {
@@ -252,6 +286,12 @@ void Dispatcher::run() {
                 continue;
             }
             for (auto& [rid, w] : s.workers) {
+                // Never sent: it only leaves the reserve (the engine has stopped it).
+                w.reserve.erase(std::remove_if(w.reserve.begin(), w.reserve.end(),
+                                               [&](const WorkerInfo::Reserved& r) {
+                                                   return r.task.id == c.taskId;
+                                               }),
+                                w.reserve.end());
                 if (w.inflight.count(c.taskId)) {
                     Poco::JSON::Object::Ptr msg = new Poco::JSON::Object;
                     msg->set("task_id", c.taskId);
@@ -270,6 +310,13 @@ void Dispatcher::run() {
             s.forgetNothingReady();
             s.needDispatch = true;
             nextTick = now + std::chrono::seconds(1);
+            for (auto& [rid, w] : s.workers) {
+                const size_t held = w.reserve.size();
+                s.releaseReserved(w, "not sent: the worker's slots stayed busy",
+                                  now - kReserveHold);
+                // Its tasks are not quick any more: no reserve until its next result says.
+                if (w.reserve.size() < held) w.meanTaskMs = -1;
+            }
         }
         if (s.needDispatch) {
             s.needDispatch = false;
@@ -349,7 +396,10 @@ void Dispatcher::State::handle(const std::string& rid, const std::string& type,
     std::string name = it != workers.end() ? it->second.name : rid.substr(0, rid.rfind(':'));
     if (type == protocol::kHeartbeat) return;
     if (type == protocol::kBye) {
-        if (it != workers.end()) it->second.stopping = true;
+        if (it != workers.end()) {
+            it->second.stopping = true;
+            releaseReserved(it->second, "not sent: the worker is stopping");
+        }
         logger.information("worker %s is stopping", name);
         return;
     }
@@ -369,13 +419,13 @@ void Dispatcher::State::handle(const std::string& rid, const std::string& type,
         e.severity = static_cast<Severity>(std::clamp(msg->optValue<int>("severity", 1), 0, 4));
         e.message = msg->optValue<std::string>("message", "");
     } else if (type == protocol::kDone) {
-        if (it != workers.end()) it->second.inflight.erase(taskId);
+        if (it != workers.end()) finished(it->second, taskId);
         e.kind = WorkerEvent::Kind::Done;
         e.output = msg->getObject("output");
         e.spawn = msg->getArray("spawn");
         needDispatch = true;
     } else if (type == protocol::kFailed) {
-        if (it != workers.end()) it->second.inflight.erase(taskId);
+        if (it != workers.end()) finished(it->second, taskId);
         e.kind = WorkerEvent::Kind::Failed;
         e.message = msg->optValue<std::string>("error", "failed");
         e.requeue = msg->optValue<bool>("requeue", false);
@@ -412,7 +462,49 @@ Poco::JSON::Object::Ptr Dispatcher::State::assignMessage(const Task& task) {
 
 int Dispatcher::State::claimableCredit(const WorkerInfo& w) {
     if (w.stopping || w.nothingReady) return 0;
-    return std::max(0, w.slots - static_cast<int>(w.inflight.size()));
+    const bool quick = w.meanTaskMs >= 0 && w.meanTaskMs < kReserveBelowMs;
+    const int wanted = w.slots + (quick ? w.slots : 0);
+    return std::max(0, wanted - static_cast<int>(w.inflight.size() + w.reserve.size()));
+}
+
+void Dispatcher::State::sendAssign(WorkerInfo& w, const Task& task) {
+    w.inflight.insert(task.id);
+    w.sentAt[task.id] = Clock::now();
+    send(w.routingId, protocol::kAssign, json::stringify(assignMessage(task)));
+}
+
+void Dispatcher::State::sendReserved(WorkerInfo& w) {
+    while (!w.stopping && !w.reserve.empty() && static_cast<int>(w.inflight.size()) < w.slots) {
+        Task task = std::move(w.reserve.front().task);
+        w.reserve.pop_front();
+        sendAssign(w, task);
+    }
+}
+
+void Dispatcher::State::finished(WorkerInfo& w, std::int64_t taskId) {
+    w.inflight.erase(taskId);
+    auto sent = w.sentAt.find(taskId);
+    if (sent != w.sentAt.end()) {
+        const double ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - sent->second).count();
+        w.meanTaskMs = w.meanTaskMs < 0 ? ms : 0.8 * w.meanTaskMs + 0.2 * ms;
+        w.sentAt.erase(sent);
+    }
+    sendReserved(w);
+}
+
+void Dispatcher::State::releaseReserved(WorkerInfo& w, const std::string& why,
+                                        std::optional<Clock::time_point> olderThan) {
+    while (!w.reserve.empty() && (!olderThan || w.reserve.front().since < *olderThan)) {
+        WorkerEvent e;
+        e.kind = WorkerEvent::Kind::Failed;
+        e.taskId = w.reserve.front().task.id;
+        e.worker = w.name;
+        e.message = why;
+        e.requeue = true;
+        events.push_back(std::move(e));
+        w.reserve.pop_front();
+    }
 }
 
 bool Dispatcher::State::anyoneCanTakeWork() const {
@@ -450,10 +542,9 @@ void Dispatcher::State::deliver(std::vector<Claim>& claims) {
         // Per worker, not per queue: a task targeted at one worker is invisible to the others'
         // claims, so another worker's empty claim says nothing about this one.
         w.nothingReady = static_cast<int>(c.tasks.size()) < c.credit;
-        for (const Task& t : c.tasks) {
-            w.inflight.insert(t.id);
-            send(w.routingId, protocol::kAssign, json::stringify(assignMessage(t)));
-        }
+        const auto now = Clock::now();
+        for (Task& t : c.tasks) w.reserve.push_back({std::move(t), now});
+        sendReserved(w);
     }
 }
 
@@ -473,11 +564,12 @@ void Dispatcher::State::heartbeat(Clock::time_point now) {
             logger.warning(
                 "worker %s stopped heartbeating; its %z task(s) return when their lease ends",
                 w.name, w.inflight.size());
+            releaseReserved(w, "not sent: the worker stopped heartbeating");
             it = workers.erase(it);
             continue;
         }
         send(w.routingId, protocol::kHeartbeat, "{}");
-        if (!w.inflight.empty()) {
+        if (!w.inflight.empty() || !w.reserve.empty()) {
             try {
                 store.transact([&](Tx& tx) {
                     tx.renewLeases(w.name, nowMs() + static_cast<TimeMs>(config.leaseMs));

@@ -206,6 +206,8 @@ void EngineImpl::onFailed(Tx& tx, Effects& fx, const WorkerEvent& e) {
     auto job = tx.findJob(task.jobId);
     if (!job) return;
     if (e.requeue) {
+        // Only from the worker that holds it: a task whose lease ran out may be another's now.
+        if (task.worker != worker) return;
         task.state = TaskState::Queued;
         task.worker.clear();
         task.leaseUntil = 0;

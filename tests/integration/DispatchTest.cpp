@@ -36,6 +36,7 @@ class DispatchTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBroadcastToNamedWorkers);
     CPPUNIT_TEST(testBroadcastToMissingWorkerIsIncomplete);
     CPPUNIT_TEST(testNextStageIsDispatchedAtOnce);
+    CPPUNIT_TEST(testReservedTaskGoesToAnIdleWorkerWhenSlotsStayBusy);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -89,6 +90,45 @@ public:
         CPPUNIT_ASSERT_MESSAGE("saw " + std::to_string(maxRunning) + " tasks at once",
                                maxRunning <= 2);
         CPPUNIT_ASSERT_EQUAL(2, maxRunning);  // and it did use both slots
+    }
+
+    // A worker of quick tasks gets its next task claimed ahead (the reserve), but a task
+    // held for a worker whose slot then stays busy goes back to the queue after a second.
+    void testReservedTaskGoesToAnIdleWorkerWhenSlotsStayBusy() {
+        Cluster c;
+        c.startServer();
+        c.startWorker("quick", "work", 1);
+        waitWorkers(c, {"quick"});
+        for (int i = 0; i < 5; ++i) {
+            auto done = c.waitFinished(c.submit("noop"));
+            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(done, "queue_state"));
+        }
+        // Its one slot is now busy for 6 s; the next job's task is claimed for it in reserve.
+        std::int64_t slow = c.submit("sleep", "{\"seconds\": \"6\"}");
+        CPPUNIT_ASSERT(c.waitState(slow, "started", 10s));
+        CPPUNIT_ASSERT(
+            waitUntil([&] { return str(c.tasks(slow)->getObject(0), "state") == "running"; }, 10s));
+        const auto t0 = std::chrono::steady_clock::now();
+        std::int64_t next = c.submit("noop");
+        CPPUNIT_ASSERT_MESSAGE("the noop was not reserved for the busy worker",
+                               waitUntil(
+                                   [&] {
+                                       auto t = c.tasks(next);
+                                       return t->size() == 1 &&
+                                              str(t->getObject(0), "state") == "assigned" &&
+                                              str(t->getObject(0), "worker") == "quick";
+                                   },
+                                   10s));
+        c.startWorker("idle", "work", 1);
+        waitWorkers(c, {"idle"});
+        auto job = c.waitFinished(next, 20s);
+        const auto took = std::chrono::steady_clock::now() - t0;
+        CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
+        CPPUNIT_ASSERT_EQUAL(std::string("idle"), str(c.tasks(next)->getObject(0), "worker"));
+        CPPUNIT_ASSERT_MESSAGE("waited for the busy slot", took < 5s);
+        CPPUNIT_ASSERT_MESSAGE(c.logText(next),
+                               c.logText(next).find("handed back by quick") != std::string::npos);
+        CPPUNIT_ASSERT_EQUAL(std::string("started"), str(c.job(slow), "queue_state"));
     }
 
     void testThousandTasksAcrossFourWorkersCompleteOnce() {
