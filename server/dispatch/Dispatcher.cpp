@@ -9,7 +9,6 @@
 #include <cstring>
 #include <map>
 #include <optional>
-#include <set>
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -38,7 +37,9 @@ struct WorkerInfo {
     std::string version;
     std::vector<std::string> queues;
     int slots = 1;
-    std::set<std::int64_t> inflight;
+    // Tasks sent and not finished, with when each was sent (unknown, the epoch, for those a
+    // READY reports running): the sending times feed meanTaskMs.
+    std::map<std::int64_t, Clock::time_point> inflight;
     // Claimed for this worker (assigned to it in the store, its lease renewed with the
     // others) but not sent: a slot's next task, ready the moment the slot frees. The
     // credit rule holds, ASSIGNs never outnumber free slots; what the reserve saves is
@@ -50,7 +51,6 @@ struct WorkerInfo {
         Clock::time_point since;
     };
     std::deque<Reserved> reserve;
-    std::map<std::int64_t, Clock::time_point> sentAt;
     double meanTaskMs = -1;  // moving average of ASSIGN to result; -1: none finished yet
     Clock::time_point lastSeen;
     bool stopping = false;
@@ -115,9 +115,9 @@ struct Dispatcher::State {
     // A result for taskId: frees its slot and refills it from the reserve at once.
     void finished(WorkerInfo& w, std::int64_t taskId);
     // Gives reserved tasks back to the queue (those older than `olderThan`, or all), as
-    // FAILED with requeue: the engine's hand-back.
-    void releaseReserved(WorkerInfo& w, const std::string& why,
-                         std::optional<Clock::time_point> olderThan = std::nullopt);
+    // FAILED with requeue: the engine's hand-back. Returns how many.
+    size_t releaseReserved(WorkerInfo& w, const std::string& why,
+                           std::optional<Clock::time_point> olderThan = std::nullopt);
     bool anyoneCanTakeWork() const;
     // New tasks may be ready for any worker: every worker may claim again.
     void forgetNothingReady();
@@ -311,11 +311,11 @@ void Dispatcher::run() {
             s.needDispatch = true;
             nextTick = now + std::chrono::seconds(1);
             for (auto& [rid, w] : s.workers) {
-                const size_t held = w.reserve.size();
-                s.releaseReserved(w, "not sent: the worker's slots stayed busy",
-                                  now - kReserveHold);
                 // Its tasks are not quick any more: no reserve until its next result says.
-                if (w.reserve.size() < held) w.meanTaskMs = -1;
+                if (s.releaseReserved(w, "not sent: the worker's slots stayed busy",
+                                      now - kReserveHold) > 0) {
+                    w.meanTaskMs = -1;
+                }
             }
         }
         if (s.needDispatch) {
@@ -366,7 +366,8 @@ void Dispatcher::State::handle(const std::string& rid, const std::string& type,
             for (size_t i = 0; i < r->size(); ++i)
                 running.push_back(r->getElement<std::int64_t>(i));
         }
-        w.inflight = std::set<std::int64_t>(running.begin(), running.end());
+        w.inflight.clear();
+        for (std::int64_t id : running) w.inflight.emplace(id, Clock::time_point{});
         for (const auto& [otherId, other] : workers) {
             if (otherId != rid && other.name == w.name) {
                 logger.warning("two connections call themselves '%s'; worker names must be unique",
@@ -468,8 +469,7 @@ int Dispatcher::State::claimableCredit(const WorkerInfo& w) {
 }
 
 void Dispatcher::State::sendAssign(WorkerInfo& w, const Task& task) {
-    w.inflight.insert(task.id);
-    w.sentAt[task.id] = Clock::now();
+    w.inflight[task.id] = Clock::now();
     send(w.routingId, protocol::kAssign, json::stringify(assignMessage(task)));
 }
 
@@ -482,19 +482,21 @@ void Dispatcher::State::sendReserved(WorkerInfo& w) {
 }
 
 void Dispatcher::State::finished(WorkerInfo& w, std::int64_t taskId) {
-    w.inflight.erase(taskId);
-    auto sent = w.sentAt.find(taskId);
-    if (sent != w.sentAt.end()) {
-        const double ms =
-            std::chrono::duration<double, std::milli>(Clock::now() - sent->second).count();
-        w.meanTaskMs = w.meanTaskMs < 0 ? ms : 0.8 * w.meanTaskMs + 0.2 * ms;
-        w.sentAt.erase(sent);
+    auto sent = w.inflight.find(taskId);
+    if (sent != w.inflight.end()) {
+        if (sent->second != Clock::time_point{}) {
+            const double ms =
+                std::chrono::duration<double, std::milli>(Clock::now() - sent->second).count();
+            w.meanTaskMs = w.meanTaskMs < 0 ? ms : 0.8 * w.meanTaskMs + 0.2 * ms;
+        }
+        w.inflight.erase(sent);
     }
     sendReserved(w);
 }
 
-void Dispatcher::State::releaseReserved(WorkerInfo& w, const std::string& why,
-                                        std::optional<Clock::time_point> olderThan) {
+size_t Dispatcher::State::releaseReserved(WorkerInfo& w, const std::string& why,
+                                          std::optional<Clock::time_point> olderThan) {
+    size_t released = 0;
     while (!w.reserve.empty() && (!olderThan || w.reserve.front().since < *olderThan)) {
         WorkerEvent e;
         e.kind = WorkerEvent::Kind::Failed;
@@ -504,7 +506,9 @@ void Dispatcher::State::releaseReserved(WorkerInfo& w, const std::string& why,
         e.requeue = true;
         events.push_back(std::move(e));
         w.reserve.pop_front();
+        ++released;
     }
+    return released;
 }
 
 bool Dispatcher::State::anyoneCanTakeWork() const {
