@@ -115,11 +115,8 @@ int ServerApp::main(const std::vector<std::string>&) {
         for (const auto& [name, value] : _overrides) {
             if (name == "port") cfg.http.port = parsePort(value);
             if (name == "database") {
-                if (!isDatabaseUrl(value)) {
-                    throw ConfigError(
-                        "--database: expected sqlite3://db=PATH or postgresql://..., got '" +
-                        value + "'");
-                }
+                const std::string problem = databaseUrlProblem(value);
+                if (!problem.empty()) throw ConfigError("--database: " + problem);
                 cfg.database = value;
             }
             if (name == "dispatch") cfg.dispatch.bind = value;

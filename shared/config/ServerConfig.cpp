@@ -102,8 +102,9 @@ ClientConfig readClient(const YamlReader& r, const YAML::Node& n, const std::str
 
 }  // namespace
 
-bool isDatabaseUrl(const std::string& url) {
-    return url.rfind("sqlite3://", 0) == 0 || url.rfind("postgresql://", 0) == 0;
+std::string databaseUrlProblem(const std::string& url) {
+    if (url.rfind("sqlite3://", 0) == 0 || url.rfind("postgresql://", 0) == 0) return "";
+    return "expected sqlite3://db=PATH or postgresql://..., got '" + url + "'";
 }
 
 ServerConfig parseServerConfig(const std::string& yamlText, const std::string& fileName) {
@@ -118,10 +119,8 @@ ServerConfig parseServerConfig(const std::string& yamlText, const std::string& f
     if (root["http"]) readHttp(r, root["http"], cfg.http);
     if (root["database"]) {
         cfg.database = r.str(root["database"], "database");
-        if (!isDatabaseUrl(cfg.database)) {
-            r.fail("database",
-                   "expected sqlite3://db=PATH or postgresql://..., got '" + cfg.database + "'");
-        }
+        const std::string problem = databaseUrlProblem(cfg.database);
+        if (!problem.empty()) r.fail("database", problem);
     }
     if (root["dispatch"]) readDispatch(r, root["dispatch"], cfg.dispatch);
     if (root["callbacks"]) readCallbacks(r, root["callbacks"], cfg.callbacks);

@@ -60,8 +60,9 @@ struct ServerConfig {
 // Reads the YAML of DESIGN.md. Throws ConfigError "FILE: KEY: what is wrong" on the first
 // problem: unreadable file, bad YAML, unknown key, wrong type, out-of-range value.
 ServerConfig loadServerConfig(const std::string& path);
-// A `database` value the store can open: sqlite3://... or postgresql://...
-bool isDatabaseUrl(const std::string& url);
+// What is wrong with a `database` value ("" when the store can open it: sqlite3://... or
+// postgresql://...), for the config file's check and the --database flag's alike.
+std::string databaseUrlProblem(const std::string& url);
 ServerConfig parseServerConfig(const std::string& yamlText, const std::string& fileName);
 
 }  // namespace te
