@@ -51,6 +51,11 @@ void EngineImpl::applyWorkerEvents(const std::vector<WorkerEvent>& events,
     }
     PendingWrite mine;
     mine.apply = [&](Tx& tx, Effects& fx) {
+        std::vector<std::int64_t> taskIds;
+        for (const WorkerEvent& e : events) {
+            if (e.kind != WorkerEvent::Kind::Running) taskIds.push_back(e.taskId);
+        }
+        tx.prefetchTasks(taskIds);
         for (const WorkerEvent& e : events) {
             if (e.kind == WorkerEvent::Kind::Started && finishing.count(e.taskId)) continue;
             try {

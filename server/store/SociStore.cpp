@@ -3,6 +3,7 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <regex>
@@ -156,6 +157,28 @@ void SociStore::checkpointLoop() {
     }
 }
 
+std::int64_t IdBlocks::next(Connection& db, Table table) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    auto& free = _free[table == Table::Jobs ? 0 : 1];
+    if (free.empty()) {
+        // nextval is outside transactions: a block taken here stays taken if this rolls back.
+        SqlQuery query(db);
+        long long id = 0;
+        query.into(id).bind(kBlock);
+        const bool rows = query.run(
+            table == Table::Jobs
+                ? "SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, :n)"
+                : "SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, "
+                  ":n)");
+        for (bool more = rows; more; more = query.next()) free.push_back(id);
+        std::sort(free.begin(), free.end());
+        if (free.empty()) throw StoreError("no ids from the sequence");
+    }
+    const std::int64_t id = free.front();
+    free.pop_front();
+    return id;
+}
+
 std::string SociStore::backend() const {
     return _dialect == Dialect::Sqlite ? "sqlite3" : "postgresql";
 }
@@ -293,7 +316,8 @@ void SociStore::inTransaction(Pool& pool, const char* begin, const std::function
             // SQLite's one writer sees every change to the jobs: it may keep their count.
             const bool keepsCount = _dialect == Dialect::Sqlite && &pool == &_writers;
             exec(db, begin);
-            SociTx tx(db, keepsCount ? &_startedJobs : nullptr);
+            SociTx tx(db, keepsCount ? &_startedJobs : nullptr,
+                      _dialect == Dialect::Postgres ? &_ids : nullptr);
             fn(tx);
             tx.flush();
             try {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/store/Migrations.h"
+#include "server/store/SociTx.h"
 #include "server/store/SqlQuery.h"
 #include "server/store/Store.h"
 
@@ -97,6 +98,7 @@ private:
     const std::string _connect;
     const std::string _displayUrl;  // for messages; no password
     Pool _writers;
+    IdBlocks _ids;  // PostgreSQL: see SociTx
     // SQLite: the started jobs as last committed, when counted (SociTx::countJobsInState).
     // Used only by the holder of the one writer connection.
     std::optional<std::int64_t> _startedJobs;

@@ -2,7 +2,12 @@
 
 #include <soci/soci.h>
 
+#include <deque>
+#include <functional>
+#include <map>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -12,17 +17,42 @@
 
 namespace te::store {
 
+// PostgreSQL: ids for new jobs and tasks, taken from their sequences a block at a time and
+// handed out in order, so that an INSERT need not return its id and can wait in a WriteBatch.
+// Ids a server took but never used (its exit, a transaction rolled back) are skipped, as
+// sequences skip them anyway. Thread-safe.
+class IdBlocks {
+public:
+    enum class Table { Jobs, Tasks };
+    std::int64_t next(Connection& db, Table table);
+    static constexpr int kBlock = 64;
+
+private:
+    std::mutex _mutex;
+    std::deque<std::int64_t> _free[2];
+};
+
 // The Tx of SociStore: every method is one or two SQL statements on the session whose
 // transaction SociStore::transact opened. All SQL of the project lives in the SociTx*.cpp
 // files, split by area (jobs, tasks, logs/settings/schedules, outbox).
+//
+// Rows the transaction read or wrote are kept, and reads by id are answered from them: the
+// engine's lock keeps other writers away for the transaction. Updates of kept rows are
+// written later, together (WriteBatch: one round trip on PostgreSQL), before any query their
+// changes could answer differently and before COMMIT. The few queries of one job's tasks
+// (listTasks, tasksInStates, anyStageTask) lay the unwritten changes over what they read
+// instead, so a task's result does not cost a write of its own.
 // Not thread-safe: used by the one thread that runs the transaction.
 class SociTx : public Tx {
 public:
     // `startedJobs`, when given, is the count of started jobs as last committed, kept by
     // the store across transactions (SQLite's one writer: nothing else changes it); see
     // countJobsInState and committed.
-    explicit SociTx(Connection& db, std::optional<std::int64_t>* startedJobs = nullptr)
-        : _db(db), _dialect(db.dialect()), _startedJobs(startedJobs) {}
+    // `ids`, when given, hands out the ids of new jobs and tasks, whose INSERTs then wait
+    // for the next WriteBatch like the updates (PostgreSQL; SQLite has no round trips to save).
+    explicit SociTx(Connection& db, std::optional<std::int64_t>* startedJobs = nullptr,
+                    IdBlocks* ids = nullptr)
+        : _db(db), _dialect(db.dialect()), _startedJobs(startedJobs), _ids(ids) {}
 
     std::int64_t insertJob(Job& job) override;
     std::optional<Job> findJob(std::int64_t id) override;
@@ -38,6 +68,7 @@ public:
 
     std::int64_t insertTask(Task& task) override;
     std::optional<Task> findTask(std::int64_t id) override;
+    void prefetchTasks(const std::vector<std::int64_t>& taskIds) override;
     std::vector<Task> listTasks(std::int64_t jobId) override;
     void updateTask(const Task& task) override;
     std::vector<Task> claimTasks(const std::vector<std::string>& queues, const std::string& worker,
@@ -67,12 +98,40 @@ public:
     std::vector<CallbackEvent> listCallbacks(std::int64_t jobId) override;
     CallbackCounts callbackCounts() override;
 
-    // Writes the log rows appendLog kept; SociStore calls it before COMMIT.
+    // Writes what is not written yet (updates, log rows); SociStore calls it before COMMIT.
     void flush();
     // After COMMIT: brings the kept count of started jobs up to date.
     void committed();
 
+    // IN lists of ids go in chunks of this many placeholders.
+    static constexpr size_t kIdChunk = 16;
+    // anyStageTask skips up to this many changed rows of the job; past it, it writes them.
+    static constexpr size_t kMaxSkipped = 8;
+
 private:
+    // The UPDATE of a job (only what differs from `before`, all columns without it) or a
+    // task, with its values bound to query.
+    std::string jobUpdate(const Job& job, const Job* before, SqlQuery& query);
+    std::string taskUpdate(const Task& task, SqlQuery& query);
+    // The INSERT of a job or task; withId: with its id (from _ids), else the table's next.
+    std::string jobInsert(const Job& job, SqlQuery& query, bool withId);
+    std::string taskInsert(const Task& task, SqlQuery& query, bool withId);
+    // The unwritten updates into batch (add*), or written now (write*).
+    void addJobWrites(WriteBatch& batch);
+    void addTaskWrites(WriteBatch& batch);
+    void writeChanges();
+    // Reads the jobs not kept yet.
+    void cacheJobs(const std::vector<std::int64_t>& ids);
+    // Task rows of job `jobId` as the database holds them, with this transaction's unwritten
+    // changes laid over: a changed row is replaced by its kept copy, if still `wanted`.
+    std::vector<Task> withChanges(std::int64_t jobId, std::vector<Task> rows,
+                                  const std::function<bool(const Task&)>& wanted);
+    // Calls fn with an IN list of kIdChunk placeholders and the ids for it, per chunk of
+    // the distinct ids; the last chunk repeats its last id, so one text serves every count.
+    static void forChunksOfIds(
+        std::vector<std::int64_t> ids,
+        const std::function<void(const std::string&, const std::vector<std::int64_t>&)>& fn);
+
     Connection& _db;
     Dialect _dialect;
     // A job writes several log rows per transaction (7 for a one-task job); one multi-row
@@ -81,6 +140,14 @@ private:
     // Jobs as this transaction last read or wrote them, so updateJob sets only what changed.
     // Only updateJob writes job rows, so the copies stay true for the transaction.
     std::unordered_map<std::int64_t, Job> _jobsSeen;
+    std::unordered_map<std::int64_t, Task> _tasksSeen;
+    // Jobs updated but not written: the row as stored (the copy in _jobsSeen is the new one).
+    std::map<std::int64_t, Job> _jobsStored;
+    // Tasks updated but not written; _tasksSeen holds their new values.
+    std::set<std::int64_t> _tasksDirty;
+    // Jobs and tasks inserted but not written (with ids from _ids); kept in _*Seen.
+    std::set<std::int64_t> _jobsNew;
+    std::set<std::int64_t> _tasksNew;
     // Admission counts the started jobs in every batch; counting walks all of them. So the
     // count is kept: this transaction's change to it, known while every job it wrote was
     // seen first (an unseen row's old state is unknown), and the count before it, once read.
@@ -88,6 +155,7 @@ private:
     std::int64_t _startedChange = 0;
     bool _startedChangeKnown = true;
     std::optional<std::int64_t> _startedBefore;
+    IdBlocks* _ids;
 };
 
 }  // namespace te::store

@@ -84,10 +84,24 @@ std::int64_t SociTx::insertJob(Job& job) {
     if (job.updatedAt == 0) job.updatedAt = now;
     // Job::runAt documents "createdAt when not given"; admission order relies on it.
     if (job.runAt == 0) job.runAt = job.createdAt;
-    SqlQuery query(_db);
-    long long id = 0;
-    query.into(id)
-        .bind(job.client)
+    if (_ids) {
+        // The id is known now, so the INSERT can wait for the next WriteBatch.
+        job.id = _ids->next(_db, IdBlocks::Table::Jobs);
+        _jobsNew.insert(job.id);
+    } else {
+        SqlQuery query(_db);
+        long long id = 0;
+        query.into(id);
+        query.run(jobInsert(job, query, false) + " RETURNING id");
+        job.id = id;
+    }
+    _jobsSeen[job.id] = job;
+    return job.id;
+}
+
+std::string SociTx::jobInsert(const Job& job, SqlQuery& query, bool withId) {
+    if (withId) query.bind(job.id);
+    query.bind(job.client)
         .bind(job.workflow)
         .bind(job.priority)
         .bind(job.parameters)
@@ -105,26 +119,43 @@ std::int64_t SociTx::insertJob(Job& job) {
         .bind(job.runAt)
         .bind(job.startedAt)
         .bind(job.finishedAt);
-    query.run(
-        "INSERT INTO jobs (client, workflow, priority, parameters, headers, context,"
-        " content_id, queue_state, failed, persist, semaphore_url, message, stage, created_at,"
-        " updated_at, run_at, started_at, finished_at) VALUES (:client, :workflow, :priority,"
-        " :parameters, :headers, :context, :content_id, :queue_state, :failed, :persist,"
-        " :semaphore_url, :message, :stage, :created_at, :updated_at, :run_at, :started_at,"
-        " :finished_at) RETURNING id");
-    job.id = id;
-    _jobsSeen[id] = job;
-    return id;
+    return std::string("INSERT INTO jobs (") + (withId ? "id, " : "") +
+           "client, workflow, priority, parameters, headers, context,"
+           " content_id, queue_state, failed, persist, semaphore_url, message, stage, created_at,"
+           " updated_at, run_at, started_at, finished_at) VALUES (" +
+           (withId ? ":id, " : "") +
+           ":client, :workflow, :priority,"
+           " :parameters, :headers, :context, :content_id, :queue_state, :failed, :persist,"
+           " :semaphore_url, :message, :stage, :created_at, :updated_at, :run_at, :started_at,"
+           " :finished_at)";
 }
 
 std::optional<Job> SociTx::findJob(std::int64_t id) {
+    // The engine's lock keeps other writers off the jobs for the transaction: a row read or
+    // written here is still as this transaction last saw it.
+    auto seen = _jobsSeen.find(id);
+    if (seen != _jobsSeen.end()) return seen->second;
     auto jobs = selectJobs(_db, "FROM jobs WHERE id = :id", [&](SqlQuery& q) { q.bind(id); });
     if (jobs.empty()) return std::nullopt;
     _jobsSeen[id] = jobs.front();
     return jobs.front();
 }
 
+void SociTx::cacheJobs(const std::vector<std::int64_t>& ids) {
+    std::vector<std::int64_t> missing;
+    for (std::int64_t id : ids) {
+        if (!_jobsSeen.count(id)) missing.push_back(id);
+    }
+    forChunksOfIds(missing, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
+        auto jobs = selectJobs(_db, "FROM jobs WHERE id IN (" + in + ")", [&](SqlQuery& q) {
+            for (std::int64_t id : chunk) q.bind(id);
+        });
+        for (Job& job : jobs) _jobsSeen.emplace(job.id, std::move(job));
+    });
+}
+
 std::vector<Job> SociTx::listJobs(const JobFilter& filter) {
+    writeChanges();
     const auto& sortable = Store::sortableJobColumns();
     if (std::find(sortable.begin(), sortable.end(), filter.orderBy) == sortable.end()) {
         throw ValidationError("order_by must be one of the job columns, not '" + filter.orderBy +
@@ -188,21 +219,34 @@ std::vector<Job> SociTx::listJobs(const JobFilter& filter) {
 
 void SociTx::updateJob(Job& job) {
     job.updatedAt = nowMs();
-    // SQLite rewrites every index with a column in the SET list, changed or not (8 of the 11
-    // on jobs): set only what changed since this transaction read or wrote the row. A row
-    // it has not seen gets every column.
     auto seen = _jobsSeen.find(job.id);
-    const Job* before = seen != _jobsSeen.end() ? &seen->second : nullptr;
-    if (!before) {
+    if (seen == _jobsSeen.end()) {
+        // A row this transaction has not read may not exist, and its old values are not
+        // known: write every column now.
         _startedChangeKnown = false;
-    } else {
-        _startedChange += (job.state == JobState::Started) - (before->state == JobState::Started);
+        SqlQuery query(_db);
+        query.run(jobUpdate(job, nullptr, query));
+        if (query.affectedRows() == 0) {
+            throw NotFoundError("job " + std::to_string(job.id) + " not found");
+        }
+        _jobsSeen[job.id] = job;
+        return;
     }
-    // updated_at always: it marks the write, and keeps the SET list from being empty.
+    _startedChange += (job.state == JobState::Started) - (seen->second.state == JobState::Started);
+    // Written by writeChanges, with the other jobs' changes; a later change of this job in the
+    // same transaction joins the same UPDATE (or its INSERT, not sent yet either). The row as
+    // stored is kept to name what changed.
+    if (!_jobsNew.count(job.id)) _jobsStored.emplace(job.id, seen->second);
+    seen->second = job;
+}
+
+std::string SociTx::jobUpdate(const Job& job, const Job* before, SqlQuery& query) {
+    // SQLite rewrites every index with a column in the SET list, changed or not (8 of the 11
+    // on jobs): set only what differs from the row as stored. A row not seen gets every
+    // column. updated_at always: it marks the write, and keeps the SET list from being empty.
     std::string set = "updated_at = :updated_at";
-    SqlQuery query(_db);
     query.bind(job.updatedAt);
-    // Sets `name` to value unless the row as seen holds the same `field`.
+    // Sets `name` to value unless the row as stored holds the same `field`.
     auto column = [&](const char* name, auto field, auto value) {
         if (before && before->*field == job.*field) return;
         set += ", " + std::string(name) + " = :" + name;
@@ -223,14 +267,26 @@ void SociTx::updateJob(Job& job) {
     column("started_at", &Job::startedAt, job.startedAt);
     column("finished_at", &Job::finishedAt, job.finishedAt);
     query.bind(job.id);
-    query.run("UPDATE jobs SET " + set + " WHERE id = :id");
-    if (query.affectedRows() == 0) {
-        throw NotFoundError("job " + std::to_string(job.id) + " not found");
+    return "UPDATE jobs SET " + set + " WHERE id = :id";
+}
+
+void SociTx::addJobWrites(WriteBatch& batch) {
+    for (std::int64_t id : _jobsNew) {
+        SqlQuery query(_db);
+        const std::string sql = jobInsert(_jobsSeen.at(id), query, true);
+        batch.add(query, sql);
     }
-    _jobsSeen[job.id] = job;
+    _jobsNew.clear();
+    for (const auto& [id, stored] : _jobsStored) {
+        SqlQuery query(_db);
+        const std::string sql = jobUpdate(_jobsSeen.at(id), &stored, query);
+        batch.add(query, sql, "job " + std::to_string(id) + " not found");
+    }
+    _jobsStored.clear();
 }
 
 std::vector<Job> SociTx::queuedJobs(int limit) {
+    writeChanges();
     auto jobs = selectJobs(_db,
                            std::string("FROM jobs WHERE ") + kQueuedJobTerm +
                                " ORDER BY priority, run_at, id LIMIT :limit",
@@ -243,6 +299,7 @@ std::int64_t SociTx::queuePosition(const Job& job) {
     // The stored row decides, not the caller's copy, which may be stale.
     auto stored = findJob(job.id);
     if (!stored || stored->state != JobState::Queued) return 0;
+    writeChanges();
     return countOf(_db,
                    std::string("SELECT COUNT(*) FROM jobs WHERE ") + kQueuedJobTerm +
                        " AND (priority < :p1 OR (priority = :p2 AND run_at < :r1)"
@@ -252,6 +309,7 @@ std::int64_t SociTx::queuePosition(const Job& job) {
 }
 
 std::vector<Job> SociTx::jobsDue(JobState state, TimeMs before, int limit) {
+    writeChanges();
     return selectJobs(
         _db,
         // The index's condition, then the state this call asks for.
@@ -261,6 +319,7 @@ std::vector<Job> SociTx::jobsDue(JobState state, TimeMs before, int limit) {
 }
 
 std::map<JobState, std::int64_t> SociTx::countJobsByState() {
+    writeChanges();
     // Every state is present, with 0 where no job is in it.
     std::map<JobState, std::int64_t> counts;
     for (int s = 0; s <= static_cast<int>(JobState::Paused); ++s) {
@@ -279,11 +338,13 @@ std::map<JobState, std::int64_t> SociTx::countJobsByState() {
 }
 
 std::int64_t SociTx::countFailedJobs() {
+    writeChanges();
     return countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND failed = 1",
                    {static_cast<long long>(JobState::Completed)});
 }
 
 std::int64_t SociTx::countStartedBelowPriority(int threshold) {
+    writeChanges();
     return countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state AND priority < :p",
                    {static_cast<long long>(JobState::Started), threshold});
 }
@@ -291,6 +352,7 @@ std::int64_t SociTx::countStartedBelowPriority(int threshold) {
 std::int64_t SociTx::countJobsInState(JobState state) {
     const bool keep = state == JobState::Started && _startedJobs && _startedChangeKnown;
     if (keep && *_startedJobs) return **_startedJobs + _startedChange;
+    writeChanges();
     const std::int64_t count = countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state",
                                        {static_cast<long long>(state)});
     if (keep) _startedBefore = count - _startedChange;

@@ -13,6 +13,10 @@ void SociTx::appendLog(LogEntry& entry) {
 }
 
 void SociTx::flush() {
+    // One batch: on PostgreSQL the transaction's last writes cost one round trip.
+    WriteBatch batch(_db);
+    addJobWrites(batch);
+    addTaskWrites(batch);
     // Chunks of at most kChunk rows: few distinct statement texts for the statement cache.
     constexpr size_t kChunk = 16;
     for (size_t start = 0; start < _logs.size(); start += kChunk) {
@@ -32,9 +36,10 @@ void SociTx::flush() {
                 .bind(e.message)
                 .bind(e.createdAt);
         }
-        query.run(sql);
+        batch.add(query, sql);
     }
     _logs.clear();
+    batch.send();
 }
 
 std::vector<LogEntry> SociTx::listLogs(std::int64_t jobId, int limit) {

@@ -87,12 +87,26 @@ const std::string kQueuedTerm = kQueuedTaskTerm;  // tasks_queued's condition: s
 
 std::int64_t SociTx::insertTask(Task& task) {
     if (task.createdAt == 0) task.createdAt = nowMs();
-    SqlQuery query(_db);
-    long long id = 0;
+    if (_ids) {
+        // As for jobs (insertJob): the INSERT waits for the next WriteBatch.
+        task.id = _ids->next(_db, IdBlocks::Table::Tasks);
+        _tasksNew.insert(task.id);
+    } else {
+        SqlQuery query(_db);
+        long long id = 0;
+        query.into(id);
+        query.run(taskInsert(task, query, false) + " RETURNING id");
+        task.id = id;
+    }
+    _tasksSeen[task.id] = task;
+    return task.id;
+}
+
+std::string SociTx::taskInsert(const Task& task, SqlQuery& query, bool withId) {
     int exitCode = task.exitCode.value_or(0);
     soci::indicator exitCodeIndicator = task.exitCode ? soci::i_ok : soci::i_null;
-    query.into(id)
-        .bind(task.jobId)
+    if (withId) query.bind(task.id);
+    query.bind(task.jobId)
         .bind(task.stage)
         .bind(task.name)
         .bind(static_cast<long long>(task.kind))
@@ -117,31 +131,142 @@ std::int64_t SociTx::insertTask(Task& task) {
         .bind(task.leaseUntil)
         .bind(task.startedAt)
         .bind(task.finishedAt);
-    query.run(
-        "INSERT INTO tasks (job_id, stage, name, kind, state, queue, target_worker, worker,"
-        " attempt, max_attempts, priority, builtin, command, args, env, inputs, timeout_sec,"
-        " output, message, exit_code, created_at, not_before, lease_until, started_at,"
-        " finished_at) VALUES (:job_id, :stage, :name, :kind, :state, :queue, :target_worker,"
-        " :worker, :attempt, :max_attempts, :priority, :builtin, :command, :args, :env,"
-        " :inputs, :timeout_sec, :output, :message, :exit_code, :created_at, :not_before,"
-        " :lease_until, :started_at, :finished_at) RETURNING id");
-    task.id = id;
-    return id;
+    return std::string("INSERT INTO tasks (") + (withId ? "id, " : "") +
+           "job_id, stage, name, kind, state, queue, target_worker, worker,"
+           " attempt, max_attempts, priority, builtin, command, args, env, inputs, timeout_sec,"
+           " output, message, exit_code, created_at, not_before, lease_until, started_at,"
+           " finished_at) VALUES (" +
+           (withId ? ":id, " : "") +
+           ":job_id, :stage, :name, :kind, :state, :queue, :target_worker,"
+           " :worker, :attempt, :max_attempts, :priority, :builtin, :command, :args, :env,"
+           " :inputs, :timeout_sec, :output, :message, :exit_code, :created_at, :not_before,"
+           " :lease_until, :started_at, :finished_at)";
 }
 
 std::optional<Task> SociTx::findTask(std::int64_t id) {
+    // As for jobs (findJob): under the engine's lock a row seen here is still as seen.
+    auto seen = _tasksSeen.find(id);
+    if (seen != _tasksSeen.end()) return seen->second;
     auto tasks = selectTasks(_db, select("WHERE id = :id"), [&](SqlQuery& q) { q.bind(id); });
     if (tasks.empty()) return std::nullopt;
+    _tasksSeen.emplace(id, tasks.front());
     return tasks.front();
 }
 
+void SociTx::forChunksOfIds(
+    std::vector<std::int64_t> ids,
+    const std::function<void(const std::string&, const std::vector<std::int64_t>&)>& fn) {
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    static const std::string in = placeholders("i", kIdChunk);
+    for (size_t start = 0; start < ids.size(); start += kIdChunk) {
+        std::vector<std::int64_t> chunk(ids.begin() + start,
+                                        ids.begin() + std::min(ids.size(), start + kIdChunk));
+        chunk.resize(kIdChunk, chunk.back());  // repeats match nothing new
+        fn(in, chunk);
+    }
+}
+
+void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
+    std::vector<std::int64_t> missing;
+    for (std::int64_t id : taskIds) {
+        if (!_tasksSeen.count(id)) missing.push_back(id);
+    }
+    forChunksOfIds(missing, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
+        auto tasks = selectTasks(_db, select("WHERE id IN (" + in + ")"), [&](SqlQuery& q) {
+            for (std::int64_t id : chunk) q.bind(id);
+        });
+        for (Task& task : tasks) _tasksSeen.emplace(task.id, std::move(task));
+    });
+    std::vector<std::int64_t> jobIds;
+    for (std::int64_t id : taskIds) {
+        auto seen = _tasksSeen.find(id);
+        if (seen != _tasksSeen.end()) jobIds.push_back(seen->second.jobId);
+    }
+    cacheJobs(jobIds);
+}
+
+std::vector<Task> SociTx::withChanges(std::int64_t jobId, std::vector<Task> rows,
+                                      const std::function<bool(const Task&)>& wanted) {
+    bool changed = false;
+    std::vector<Task> out;
+    for (Task& row : rows) {
+        if (_tasksDirty.count(row.id)) {
+            changed = true;  // the kept copy is added below, if it is still wanted
+        } else {
+            out.push_back(std::move(row));
+        }
+    }
+    for (const auto* unwritten : {&_tasksDirty, &_tasksNew}) {
+        for (std::int64_t id : *unwritten) {
+            const Task& task = _tasksSeen.at(id);
+            if (task.jobId == jobId && wanted(task)) {
+                out.push_back(task);
+                changed = true;
+            }
+        }
+    }
+    if (changed) {
+        std::sort(out.begin(), out.end(), [](const Task& a, const Task& b) { return a.id < b.id; });
+    }
+    return out;
+}
+
 std::vector<Task> SociTx::listTasks(std::int64_t jobId) {
-    return selectTasks(_db, select("WHERE job_id = :job_id ORDER BY id"),
-                       [&](SqlQuery& q) { q.bind(jobId); });
+    return withChanges(jobId,
+                       selectTasks(_db, select("WHERE job_id = :job_id ORDER BY id"),
+                                   [&](SqlQuery& q) { q.bind(jobId); }),
+                       [](const Task&) { return true; });
 }
 
 void SociTx::updateTask(const Task& task) {
+    auto seen = _tasksSeen.find(task.id);
+    if (seen != _tasksSeen.end()) {
+        // Written by writeChanges with the other changes (see updateJob). The copy keeps what
+        // the UPDATE does not write.
+        const std::int64_t jobId = seen->second.jobId;
+        const TimeMs createdAt = seen->second.createdAt;
+        seen->second = task;
+        seen->second.jobId = jobId;
+        seen->second.createdAt = createdAt;
+        if (!_tasksNew.count(task.id)) _tasksDirty.insert(task.id);
+        return;
+    }
     SqlQuery query(_db);
+    query.run(taskUpdate(task, query));
+    if (query.affectedRows() == 0) {
+        throw NotFoundError("task " + std::to_string(task.id) + " not found");
+    }
+    _tasksSeen.emplace(task.id, task);
+}
+
+void SociTx::addTaskWrites(WriteBatch& batch) {
+    for (std::int64_t id : _tasksNew) {
+        SqlQuery query(_db);
+        const std::string sql = taskInsert(_tasksSeen.at(id), query, true);
+        batch.add(query, sql);
+    }
+    _tasksNew.clear();
+    for (std::int64_t id : _tasksDirty) {
+        SqlQuery query(_db);
+        const std::string sql = taskUpdate(_tasksSeen.at(id), query);
+        batch.add(query, sql, "task " + std::to_string(id) + " not found");
+    }
+    _tasksDirty.clear();
+}
+
+void SociTx::writeChanges() {
+    if (_jobsNew.empty() && _jobsStored.empty() && _tasksNew.empty() && _tasksDirty.empty()) {
+        return;
+    }
+    // Jobs first: a task's row refers to its job's.
+    WriteBatch batch(_db);
+    addJobWrites(batch);
+    addTaskWrites(batch);
+    batch.send();
+}
+
+std::string SociTx::taskUpdate(const Task& task, SqlQuery& query) {
     int exitCode = task.exitCode.value_or(0);
     soci::indicator exitCodeIndicator = task.exitCode ? soci::i_ok : soci::i_null;
     query.bind(task.stage)
@@ -168,23 +293,20 @@ void SociTx::updateTask(const Task& task) {
         .bind(task.startedAt)
         .bind(task.finishedAt)
         .bind(task.id);
-    query.run(
-        "UPDATE tasks SET stage = :stage, name = :name, kind = :kind, state = :state,"
-        " queue = :queue, target_worker = :target_worker, worker = :worker,"
-        " attempt = :attempt, max_attempts = :max_attempts, priority = :priority,"
-        " builtin = :builtin, command = :command, args = :args, env = :env, inputs = :inputs,"
-        " timeout_sec = :timeout_sec, output = :output, message = :message,"
-        " exit_code = :exit_code, not_before = :not_before, lease_until = :lease_until,"
-        " started_at = :started_at, finished_at = :finished_at WHERE id = :id");
-    if (query.affectedRows() == 0) {
-        throw NotFoundError("task " + std::to_string(task.id) + " not found");
-    }
+    return "UPDATE tasks SET stage = :stage, name = :name, kind = :kind, state = :state,"
+           " queue = :queue, target_worker = :target_worker, worker = :worker,"
+           " attempt = :attempt, max_attempts = :max_attempts, priority = :priority,"
+           " builtin = :builtin, command = :command, args = :args, env = :env, inputs = :inputs,"
+           " timeout_sec = :timeout_sec, output = :output, message = :message,"
+           " exit_code = :exit_code, not_before = :not_before, lease_until = :lease_until,"
+           " started_at = :started_at, finished_at = :finished_at WHERE id = :id";
 }
 
 std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
                                      const std::string& worker, int limit, TimeMs now,
                                      TimeMs leaseUntil) {
     if (queues.empty() || limit <= 0) return {};
+    writeChanges();
     // One statement: pick and mark. On PostgreSQL, SKIP LOCKED lets concurrent dispatchers
     // claim disjoint rows instead of queueing behind each other; SQLite serializes writers.
     const std::string lock = _dialect == Dialect::Postgres ? " FOR UPDATE SKIP LOCKED" : "";
@@ -204,10 +326,12 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
     std::sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
         return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
     });
+    for (const Task& task : tasks) _tasksSeen[task.id] = task;
     return tasks;
 }
 
 int SociTx::renewLeases(const std::string& worker, TimeMs leaseUntil) {
+    writeChanges();
     SqlQuery query(_db);
     query.bind(leaseUntil)
         .bind(worker)
@@ -216,10 +340,17 @@ int SociTx::renewLeases(const std::string& worker, TimeMs leaseUntil) {
     query.run(
         "UPDATE tasks SET lease_until = :lease WHERE worker = :worker"
         " AND state IN (:assigned, :running)");
+    for (auto& [id, task] : _tasksSeen) {
+        if (task.worker == worker &&
+            (task.state == TaskState::Assigned || task.state == TaskState::Running)) {
+            task.leaseUntil = leaseUntil;
+        }
+    }
     return static_cast<int>(query.affectedRows());
 }
 
 std::vector<Task> SociTx::expiredLeases(TimeMs now, int limit) {
+    writeChanges();
     return selectTasks(_db,
                        select("WHERE state IN (:assigned, :running) AND lease_until < :now"
                               " ORDER BY lease_until, id LIMIT :limit"),
@@ -231,30 +362,54 @@ std::vector<Task> SociTx::expiredLeases(TimeMs now, int limit) {
 
 std::vector<Task> SociTx::tasksInStates(std::int64_t jobId, const std::vector<TaskState>& states) {
     if (states.empty()) return {};
-    return selectTasks(_db,
-                       select("WHERE job_id = :job_id AND state IN (" +
-                              placeholders("s", states.size()) + ") ORDER BY id"),
-                       [&](SqlQuery& q) {
-                           q.bind(jobId);
-                           for (TaskState s : states) q.bind(asInt(s));
-                       });
+    auto rows = selectTasks(_db,
+                            select("WHERE job_id = :job_id AND state IN (" +
+                                   placeholders("s", states.size()) + ") ORDER BY id"),
+                            [&](SqlQuery& q) {
+                                q.bind(jobId);
+                                for (TaskState s : states) q.bind(asInt(s));
+                            });
+    return withChanges(jobId, std::move(rows), [&](const Task& t) {
+        return std::find(states.begin(), states.end(), t.state) != states.end();
+    });
 }
 
 bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskState>& states) {
     if (states.empty()) return false;
+    // The job's unwritten changes answer for their rows; the query skips those rows.
+    std::vector<std::int64_t> changed;
+    for (const auto* unwritten : {&_tasksDirty, &_tasksNew}) {
+        for (std::int64_t id : *unwritten) {
+            const Task& task = _tasksSeen.at(id);
+            if (task.jobId != jobId) continue;
+            if (task.stage == stage &&
+                std::find(states.begin(), states.end(), task.state) != states.end()) {
+                return true;
+            }
+            if (unwritten == &_tasksDirty) changed.push_back(id);
+        }
+    }
+    if (changed.size() > kMaxSkipped) {
+        writeChanges();
+        changed.clear();
+    }
     SqlQuery query(_db);
     long long found = 0;
     query.into(found).bind(jobId).bind(stage);
     for (TaskState s : states) query.bind(asInt(s));
+    for (std::int64_t id : changed) query.bind(id);
+    const std::string skip =
+        changed.empty() ? "" : " AND id NOT IN (" + placeholders("x", changed.size()) + ")";
     // COUNT over LIMIT 1 rather than EXISTS: an integer on both backends.
     query.run(
         "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE job_id = :job_id AND"
         " stage = :stage AND state IN (" +
-        placeholders("s", states.size()) + ") LIMIT 1) AS any_task");
+        placeholders("s", states.size()) + ")" + skip + " LIMIT 1) AS any_task");
     return found > 0;
 }
 
 std::vector<Task> SociTx::undeliveredTargeted(TimeMs before, int limit) {
+    writeChanges();
     return selectTasks(
         _db,
         select("WHERE " + kQueuedTerm +
@@ -268,6 +423,7 @@ std::map<std::string, QueueCounts> SociTx::taskCountsByQueue() {
     // assigned and running tasks.
     const std::string working = "state IN (" + std::to_string(asInt(TaskState::Assigned)) + ", " +
                                 std::to_string(asInt(TaskState::Running)) + ")";
+    writeChanges();
     std::map<std::string, QueueCounts> counts;
     for (const bool pending : {true, false}) {
         SqlQuery query(_db);
@@ -285,6 +441,7 @@ std::map<std::string, QueueCounts> SociTx::taskCountsByQueue() {
 }
 
 TaskTotals SociTx::taskTotals() {
+    writeChanges();
     TaskTotals totals;
     SqlQuery query(_db);
     int state = 0;

@@ -1,6 +1,9 @@
 #include "server/store/SqlQuery.h"
 
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
+
+#include <cctype>
 
 #include "shared/Errors.h"
 
@@ -183,6 +186,132 @@ long long SqlQuery::affectedRows() {
     } catch (const soci::soci_error& e) {
         throw StoreError(oneLine(e.what()));
     }
+}
+
+namespace {
+
+// soci's `:name` placeholders as libpq's `$1, $2, ...`, in order (soci does the same when it
+// prepares). The texts never hold a ':' in a literal; `::` casts are left alone.
+std::string numbered(const std::string& sql) {
+    std::string out;
+    int n = 0;
+    auto word = [&](size_t i) {
+        return i < sql.size() &&
+               (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_');
+    };
+    for (size_t i = 0; i < sql.size(); ++i) {
+        if (sql[i] == ':' && word(i + 1) && (i == 0 || sql[i - 1] != ':') &&
+            !std::isdigit(static_cast<unsigned char>(sql[i + 1]))) {
+            size_t end = i + 1;
+            while (word(end)) ++end;
+            out += '$' + std::to_string(++n);
+            i = end - 1;
+        } else {
+            out += sql[i];
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+void WriteBatch::add(SqlQuery& query, const std::string& sql, const std::string& notFound) {
+    if (_connection.dialect() != Dialect::Postgres) {
+        query.run(sql);
+        if (!notFound.empty() && query.affectedRows() == 0) throw NotFoundError(notFound);
+        return;
+    }
+    _queued.push_back({sql, query._params, notFound});
+}
+
+void WriteBatch::send() {
+    for (size_t begin = 0; begin < _queued.size(); begin += kMaxPipeline) {
+        sendPipeline(begin, std::min(_queued.size(), begin + kMaxPipeline));
+    }
+    _queued.clear();
+}
+
+void WriteBatch::sendPipeline(size_t begin, size_t end) {
+    // static_cast: the dialect says which backend it is (as for SQLite in resetIfSqlite).
+    PGconn* conn =
+        static_cast<soci::postgresql_session_backend*>(_connection.session().get_backend())->conn_;
+    if (PQenterPipelineMode(conn) != 1) {
+        throw StoreError("cannot send a batch of writes: " + oneLine(PQerrorMessage(conn)));
+    }
+    // The results to read, in order: a text's PREPARE (-1) or the index of a statement.
+    std::vector<long> results;
+    std::vector<std::string> fresh;  // texts this pipeline prepares
+    bool sent = true;
+    for (size_t i = begin; i < end && sent; ++i) {
+        const Queued& q = _queued[i];
+        const int count = static_cast<int>(q.params.size());
+        auto found = _connection._pipelined.find(q.sql);
+        if (found == _connection._pipelined.end()) {
+            // A fresh name every time: a PREPARE that a failed pipeline skipped may be sent
+            // again, and one that ran is never sent twice under one name.
+            const std::string name = "te_batch_" + std::to_string(++_connection._pipelinedCount);
+            sent = PQsendPrepare(conn, name.c_str(), numbered(q.sql).c_str(), count, nullptr);
+            found = _connection._pipelined.emplace(q.sql, name).first;
+            fresh.push_back(q.sql);
+            results.push_back(-1);
+        }
+        // Values go as text, as soci sends them; the server casts them to the column types.
+        std::vector<std::string> numbers(q.params.size());
+        std::vector<const char*> values(q.params.size());
+        for (size_t k = 0; k < q.params.size(); ++k) {
+            const SqlQuery::Param& p = q.params[k];
+            if (p.kind == SqlQuery::Param::Text) {
+                values[k] = p.text.c_str();
+            } else if (p.kind == SqlQuery::Param::NullableInt && p.indicator != soci::i_ok) {
+                values[k] = nullptr;
+            } else {
+                numbers[k] = std::to_string(p.number);
+                values[k] = numbers[k].c_str();
+            }
+        }
+        sent = sent && PQsendQueryPrepared(conn, found->second.c_str(), count, values.data(),
+                                           nullptr, nullptr, 0);
+        results.push_back(static_cast<long>(i));
+    }
+    std::string error;
+    const std::string* notFound = nullptr;
+    if (sent && PQpipelineSync(conn) == 1) {
+        for (long what : results) {
+            PGresult* result = PQgetResult(conn);
+            if (!result) {
+                error = "no result from the server: " + oneLine(PQerrorMessage(conn));
+                break;
+            }
+            const ExecStatusType status = PQresultStatus(result);
+            if (status == PGRES_COMMAND_OK) {
+                const Queued* q = what >= 0 ? &_queued[what] : nullptr;
+                if (q && !q->notFound.empty() && !notFound &&
+                    std::string(PQcmdTuples(result)) == "0") {
+                    notFound = &q->notFound;
+                }
+            } else if (status != PGRES_PIPELINE_ABORTED && error.empty()) {
+                error = oneLine(PQresultErrorMessage(result));
+            }
+            PQclear(result);
+            while ((result = PQgetResult(conn))) PQclear(result);  // up to the query's end
+        }
+        PGresult* sync = PQgetResult(conn);
+        if (!sync || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) {
+            if (error.empty())
+                error = "the batch of writes ended early: " + oneLine(PQerrorMessage(conn));
+        }
+        if (sync) PQclear(sync);
+    } else {
+        error = "cannot send a batch of writes: " + oneLine(PQerrorMessage(conn));
+    }
+    // Fails while results are unread (a lost connection): the session is then beyond use,
+    // its ROLLBACK fails too, and the store drops it.
+    PQexitPipelineMode(conn);
+    if (!error.empty()) {
+        for (const std::string& sql : fresh) _connection._pipelined.erase(sql);
+        throw StoreError(error);
+    }
+    if (notFound) throw NotFoundError(*notFound);
 }
 
 std::string oneLine(const std::string& message) {

@@ -35,10 +35,14 @@ public:
 
 private:
     friend class SqlQuery;
+    friend class WriteBatch;
     std::unique_ptr<soci::session> _session;
     const Dialect _dialect;
     // Declared after _session so it is destroyed first: a statement needs its connection.
     std::unordered_map<std::string, std::unique_ptr<PreparedStatement>> _prepared;
+    // PostgreSQL: the names WriteBatch prepared its texts under on this connection.
+    std::unordered_map<std::string, std::string> _pipelined;
+    long long _pipelinedCount = 0;
 };
 
 // One SQL statement with its bound values and result columns.
@@ -90,6 +94,7 @@ public:
     };
 
 private:
+    friend class WriteBatch;
     struct Target {
         void* variable;
         soci::indicator* indicator;
@@ -111,6 +116,36 @@ private:
     std::vector<Target> _targets;
     PreparedStatement* _active = nullptr;     // the Connection's, or _own
     std::unique_ptr<PreparedStatement> _own;  // a one-time statement
+};
+
+// Writes whose only result is the count of rows they changed. On PostgreSQL they go to the
+// server together, in libpq's pipeline mode: one round trip for all of them, where each
+// statement was one (under the engine's lock, round trips were most of a transaction's time).
+// On SQLite, where a statement costs no round trip, each runs as it is added.
+// Not thread-safe; lives within one transaction.
+class WriteBatch {
+public:
+    explicit WriteBatch(Connection& connection) : _connection(connection) {}
+    // Adds `sql` with the values bound to `query` (which has no into()). When the statement
+    // changes no row, send() (on SQLite: add) throws NotFoundError(notFound), unless
+    // notFound is empty.
+    void add(SqlQuery& query, const std::string& sql, const std::string& notFound = "");
+    // Sends what was added and reads every result. Throws StoreError for the first statement
+    // that failed (the transaction is then aborted, as after any failed statement).
+    void send();
+
+    // Statements per pipeline: their results wait in the socket until all are sent.
+    static constexpr size_t kMaxPipeline = 256;
+
+private:
+    struct Queued {
+        std::string sql;
+        std::vector<SqlQuery::Param> params;
+        std::string notFound;
+    };
+    void sendPipeline(size_t begin, size_t end);
+    Connection& _connection;
+    std::vector<Queued> _queued;
 };
 
 // Where a result column lands before it is copied to the caller's variable.

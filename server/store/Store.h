@@ -81,6 +81,9 @@ public:
     // Sets task.id and createdAt (now, unless set).
     virtual std::int64_t insertTask(Task& task) = 0;
     virtual std::optional<Task> findTask(std::int64_t id) = 0;
+    // A hint that findTask (and findJob of their jobs) will be asked for these tasks next:
+    // a store that pays per statement may read them all at once. Changes nothing visible.
+    virtual void prefetchTasks(const std::vector<std::int64_t>& taskIds) { (void)taskIds; }
     // All rows of a job, ordered by id (so by stage, then creation).
     virtual std::vector<Task> listTasks(std::int64_t jobId) = 0;
     // Writes every mutable field. Throws NotFoundError if the id is unknown.

@@ -36,6 +36,8 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStatesTargetedAndCounts);
     CPPUNIT_TEST(testConcurrentClaimsNeverShareATask);
     CPPUNIT_TEST(testSqliteQueriesUseThePartialIndexes);
+    CPPUNIT_TEST(testUnwrittenChangesAnswerWithinTheTransaction);
+    CPPUNIT_TEST(testFailedBatchOfWritesLosesTheTransactionOnly);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -339,6 +341,112 @@ public:
         const std::string stage =
             plan("SELECT 1 FROM tasks WHERE job_id = 1 AND stage = 0 AND state IN (0, 1, 2, 3)");
         CPPUNIT_ASSERT_MESSAGE(stage, stage.find("tasks_state") != std::string::npos);
+    }
+
+    // The store keeps updates and (PostgreSQL) inserts of rows it has seen and writes them
+    // together later; every query in the same transaction still answers as if each had been
+    // written at once.
+    void testUnwrittenChangesAnswerWithinTheTransaction() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            Job stored = makeJob("c");
+            const auto jobId = addJob(*store, stored);
+            Task first = makeTask(jobId);
+            addTask(*store, first);
+            Task second = makeTask(jobId);
+            store->transact([&](Tx& tx) {
+                tx.prefetchTasks({first.id, first.id, 987654321});
+                Task t = *tx.findTask(first.id);
+                t.state = TaskState::Completed;
+                t.output = R"({"file":"a.mp4"})";
+                tx.updateTask(t);
+                // In the same stage: one new queued task, one new task updated before written.
+                tx.insertTask(second);
+                Task third = makeTask(jobId);
+                tx.insertTask(third);
+                third.state = TaskState::Waiting;
+                tx.updateTask(third);
+
+                CPPUNIT_ASSERT(tx.findTask(first.id)->state == TaskState::Completed);
+                CPPUNIT_ASSERT_EQUAL(jobId, tx.findTask(third.id)->jobId);
+                const auto all = tx.listTasks(jobId);
+                CPPUNIT_ASSERT_EQUAL(size_t(3), all.size());
+                CPPUNIT_ASSERT_EQUAL(first.id, all[0].id);
+                CPPUNIT_ASSERT(all[0].state == TaskState::Completed);
+                CPPUNIT_ASSERT_EQUAL(std::string(R"({"file":"a.mp4"})"), all[0].output);
+                CPPUNIT_ASSERT(all[2].state == TaskState::Waiting);
+                CPPUNIT_ASSERT(idsOf(tx.tasksInStates(jobId, {TaskState::Queued})) ==
+                               std::vector<std::int64_t>{second.id});
+                CPPUNIT_ASSERT(idsOf(tx.tasksInStates(jobId, {TaskState::Assigned})).empty());
+                CPPUNIT_ASSERT(tx.anyStageTask(jobId, 0, {TaskState::Completed}));
+                CPPUNIT_ASSERT(tx.anyStageTask(jobId, 0, {TaskState::Waiting}));
+                CPPUNIT_ASSERT(!tx.anyStageTask(jobId, 0, {TaskState::Assigned}));
+                CPPUNIT_ASSERT(!tx.anyStageTask(jobId, 1, {TaskState::Queued}));
+
+                // A claim sees the new queued task, and a later update of it goes out.
+                auto claimed = tx.claimTasks({"work"}, "w1", 5, nowMs(), nowMs() + 1000);
+                CPPUNIT_ASSERT(idsOf(claimed) == std::vector<std::int64_t>{second.id});
+                CPPUNIT_ASSERT(tx.findTask(second.id)->state == TaskState::Assigned);
+                CPPUNIT_ASSERT_EQUAL(1, tx.renewLeases("w1", 77));
+                CPPUNIT_ASSERT_EQUAL(TimeMs(77), tx.findTask(second.id)->leaseUntil);
+
+                // Jobs: an unwritten start is counted by the next query, and a second update
+                // of the same job in the transaction joins the first.
+                Job job = *tx.findJob(jobId);
+                job.state = JobState::Started;
+                tx.updateJob(job);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), tx.countJobsInState(JobState::Started));
+                job.message = "halfway";
+                tx.updateJob(job);
+                Job fresh = makeJob("c");
+                tx.insertJob(fresh);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(1), tx.countJobsInState(JobState::Queued));
+                CPPUNIT_ASSERT_EQUAL(fresh.id, tx.queuedJobs(10).at(0).id);
+            });
+            store->transact([&](Tx& tx) {
+                CPPUNIT_ASSERT(tx.findTask(first.id)->state == TaskState::Completed);
+                CPPUNIT_ASSERT(tx.findTask(second.id)->state == TaskState::Assigned);
+                CPPUNIT_ASSERT_EQUAL(TimeMs(77), tx.findTask(second.id)->leaseUntil);
+                CPPUNIT_ASSERT(tx.findTask(tx.listTasks(jobId).at(2).id)->state ==
+                               TaskState::Waiting);
+                const Job job = *tx.findJob(jobId);
+                CPPUNIT_ASSERT(job.state == JobState::Started);
+                CPPUNIT_ASSERT_EQUAL(std::string("halfway"), job.message);
+            });
+        });
+    }
+
+    // A write that fails when the batch is sent (here: a task of a job that does not exist)
+    // fails its transaction, which leaves nothing behind, and the store goes on working.
+    void testFailedBatchOfWritesLosesTheTransactionOnly() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            Task kept = makeTask(jobId);
+            addTask(*store, kept);
+            bool failed = false;
+            try {
+                store->transact([&](Tx& tx) {
+                    Task t = *tx.findTask(kept.id);
+                    t.state = TaskState::Running;
+                    tx.updateTask(t);
+                    Task orphan = makeTask(jobId + 1000);
+                    tx.insertTask(orphan);
+                });
+            } catch (const StoreError&) {
+                failed = true;
+            }
+            CPPUNIT_ASSERT(failed);
+            store->transact([&](Tx& tx) {
+                CPPUNIT_ASSERT(tx.findTask(kept.id)->state == TaskState::Queued);
+                CPPUNIT_ASSERT_EQUAL(size_t(1), tx.listTasks(jobId).size());
+                Task t = *tx.findTask(kept.id);
+                t.state = TaskState::Running;
+                tx.updateTask(t);
+            });
+            store->transact(
+                [&](Tx& tx) { CPPUNIT_ASSERT(tx.findTask(kept.id)->state == TaskState::Running); });
+        });
     }
 };
 
