@@ -148,6 +148,7 @@ void SociTx::cacheJobs(const std::vector<std::int64_t>& ids) {
     }
     forChunksOfIds(missing, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
         auto jobs = selectJobs(_db, "FROM jobs WHERE id IN (" + in + ")", [&](SqlQuery& q) {
+            q.planWithValues();
             for (std::int64_t id : chunk) q.bind(id);
         });
         for (Job& job : jobs) _jobsSeen.emplace(job.id, std::move(job));

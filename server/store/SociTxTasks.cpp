@@ -174,6 +174,7 @@ void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
     }
     forChunksOfIds(missing, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
         auto tasks = selectTasks(_db, select("WHERE id IN (" + in + ")"), [&](SqlQuery& q) {
+            q.planWithValues();
             for (std::int64_t id : chunk) q.bind(id);
         });
         for (Task& task : tasks) _tasksSeen.emplace(task.id, std::move(task));

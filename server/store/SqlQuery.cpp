@@ -95,7 +95,9 @@ bool SqlQuery::run(const std::string& sql) {
     finish();
     bool cached = false;
     try {
-        PreparedStatement* prepared = _connection ? cachedStatement(sql) : nullptr;
+        const bool cache =
+            _connection && !(_planWithValues && _connection->dialect() == Dialect::Postgres);
+        PreparedStatement* prepared = cache ? cachedStatement(sql) : nullptr;
         if (prepared) {
             cached = true;
             for (size_t i = 0; i < _params.size(); ++i) {
