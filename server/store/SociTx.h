@@ -107,6 +107,8 @@ public:
     static constexpr size_t kIdChunk = 16;
     // anyStageTask skips up to this many changed rows of the job; past it, it writes them.
     static constexpr size_t kMaxSkipped = 8;
+    // prefetchTasks reads every task of the batch's jobs that have at most this many.
+    static constexpr int kWholeJobTasks = 32;
 
 private:
     // The UPDATE of a job (only what differs from `before`, all columns without it) or a
@@ -128,6 +130,11 @@ private:
                                   const std::function<bool(const Task&)>& wanted);
     // Calls fn with an IN list of kIdChunk placeholders and the ids for it, per chunk of
     // the distinct ids; the last chunk repeats its last id, so one text serves every count.
+    // The kept tasks of a job whose every task is kept, in id order; null for other jobs.
+    const std::vector<std::int64_t>* wholeJob(std::int64_t jobId);
+    // Keeps `rows`, every row of the job as the database holds them (kept copies win), and
+    // marks the job whole.
+    void keepWholeJob(std::int64_t jobId, std::vector<Task> rows);
     static void forChunksOfIds(
         std::vector<std::int64_t> ids,
         const std::function<void(const std::string&, const std::vector<std::int64_t>&)>& fn);
@@ -148,6 +155,12 @@ private:
     // Jobs and tasks inserted but not written (with ids from _ids); kept in _*Seen.
     std::set<std::int64_t> _jobsNew;
     std::set<std::int64_t> _tasksNew;
+    // Jobs whose every task row is in _tasksSeen (read in full, or the job inserted here), and
+    // the ids of those tasks: listTasks, tasksInStates and anyStageTask answer for them
+    // without a query. A one-task job's result then costs no read of its job's tasks (the
+    // fan-in probe and the stage's list were two round trips on PostgreSQL). Only insertTask
+    // adds a task to a job; claimTasks and renewLeases update the kept copies they change.
+    std::unordered_map<std::int64_t, std::vector<std::int64_t>> _wholeJobs;
     // Admission counts the started jobs in every batch; counting walks all of them. So the
     // count is kept: this transaction's change to it, known while every job it wrote was
     // seen first (an unseen row's old state is unknown), and the count before it, once read.

@@ -96,6 +96,7 @@ std::int64_t SociTx::insertJob(Job& job) {
         job.id = id;
     }
     _jobsSeen[job.id] = job;
+    _wholeJobs[job.id];  // no task yet: every one it gets is inserted here
     return job.id;
 }
 

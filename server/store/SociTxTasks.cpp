@@ -1,5 +1,6 @@
 // Tasks: the engine's plan of a job, and the dispatcher's claims and leases.
 #include <algorithm>
+#include <map>
 
 #include "server/store/Migrations.h"
 #include "server/store/SociTx.h"
@@ -99,6 +100,8 @@ std::int64_t SociTx::insertTask(Task& task) {
         task.id = id;
     }
     _tasksSeen[task.id] = task;
+    auto whole = _wholeJobs.find(task.jobId);
+    if (whole != _wholeJobs.end()) whole->second.push_back(task.id);  // ids only grow
     return task.id;
 }
 
@@ -185,6 +188,62 @@ void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
         if (seen != _tasksSeen.end()) jobIds.push_back(seen->second.jobId);
     }
     cacheJobs(jobIds);
+    // On PostgreSQL, where every query is a round trip: the small jobs' other tasks, so the
+    // results' fan-in probes and stage lists need no query each (one-task jobs are most).
+    // A fan-out's job is left out; its probe reads a few index entries.
+    if (_dialect != Dialect::Postgres) return;
+    std::vector<std::int64_t> partial;
+    for (std::int64_t jobId : jobIds) {
+        if (!_wholeJobs.count(jobId)) partial.push_back(jobId);
+    }
+    // Per job, its first kWholeJobTasks + 1 tasks by the (job_id, id) index: a job that
+    // fills them all is too big to keep. (A GROUP BY ... HAVING COUNT form was planned as two
+    // sequential scans while the table had no statistics yet.)
+    static const std::string sql = [] {
+        std::string values;
+        for (size_t i = 0; i < kIdChunk; ++i) {
+            values += std::string(i ? ", " : "") + "(CAST(:j" + std::to_string(i) + " AS BIGINT))";
+        }
+        return std::string("SELECT t.* FROM (SELECT DISTINCT v.id FROM (VALUES ") + values +
+               ") AS v(id)) AS j CROSS JOIN LATERAL (" +
+               select("WHERE job_id = j.id ORDER BY id LIMIT :most") + ") AS t";
+    }();
+    forChunksOfIds(partial, [&](const std::string&, const std::vector<std::int64_t>& chunk) {
+        auto rows = selectTasks(_db, sql, [&](SqlQuery& q) {
+            for (std::int64_t id : chunk) q.bind(id);
+            q.bind(kWholeJobTasks + 1);
+        });
+        std::map<std::int64_t, std::vector<Task>> byJob;
+        for (Task& row : rows) byJob[row.jobId].push_back(std::move(row));
+        for (auto& [jobId, tasks] : byJob) {
+            if (tasks.size() <= static_cast<size_t>(kWholeJobTasks)) {
+                keepWholeJob(jobId, std::move(tasks));
+            }
+        }
+    });
+}
+
+const std::vector<std::int64_t>* SociTx::wholeJob(std::int64_t jobId) {
+    auto whole = _wholeJobs.find(jobId);
+    if (whole == _wholeJobs.end()) return nullptr;
+    // In id order, as the query would give them: ids from IdBlocks need not grow in the
+    // order tasks are inserted (threads take their blocks in turn).
+    std::sort(whole->second.begin(), whole->second.end());
+    return &whole->second;
+}
+
+void SociTx::keepWholeJob(std::int64_t jobId, std::vector<Task> rows) {
+    std::vector<std::int64_t> ids;
+    for (Task& row : rows) {
+        ids.push_back(row.id);
+        _tasksSeen.emplace(row.id, std::move(row));  // a kept copy is newer than the row
+    }
+    for (std::int64_t id : _tasksNew) {  // inserted here, not written yet
+        if (_tasksSeen.at(id).jobId == jobId) ids.push_back(id);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    _wholeJobs[jobId] = std::move(ids);
 }
 
 std::vector<Task> SociTx::withChanges(std::int64_t jobId, std::vector<Task> rows,
@@ -214,10 +273,16 @@ std::vector<Task> SociTx::withChanges(std::int64_t jobId, std::vector<Task> rows
 }
 
 std::vector<Task> SociTx::listTasks(std::int64_t jobId) {
-    return withChanges(jobId,
-                       selectTasks(_db, select("WHERE job_id = :job_id ORDER BY id"),
-                                   [&](SqlQuery& q) { q.bind(jobId); }),
-                       [](const Task&) { return true; });
+    if (const auto* ids = wholeJob(jobId)) {
+        std::vector<Task> out;
+        out.reserve(ids->size());
+        for (std::int64_t id : *ids) out.push_back(_tasksSeen.at(id));
+        return out;
+    }
+    auto rows = selectTasks(_db, select("WHERE job_id = :job_id ORDER BY id"),
+                            [&](SqlQuery& q) { q.bind(jobId); });
+    keepWholeJob(jobId, rows);
+    return withChanges(jobId, std::move(rows), [](const Task&) { return true; });
 }
 
 void SociTx::updateTask(const Task& task) {
@@ -363,6 +428,16 @@ std::vector<Task> SociTx::expiredLeases(TimeMs now, int limit) {
 
 std::vector<Task> SociTx::tasksInStates(std::int64_t jobId, const std::vector<TaskState>& states) {
     if (states.empty()) return {};
+    if (const auto* ids = wholeJob(jobId)) {
+        std::vector<Task> out;
+        for (std::int64_t id : *ids) {
+            const Task& task = _tasksSeen.at(id);
+            if (std::find(states.begin(), states.end(), task.state) != states.end()) {
+                out.push_back(task);
+            }
+        }
+        return out;
+    }
     auto rows = selectTasks(_db,
                             select("WHERE job_id = :job_id AND state IN (" +
                                    placeholders("s", states.size()) + ") ORDER BY id"),
@@ -377,6 +452,16 @@ std::vector<Task> SociTx::tasksInStates(std::int64_t jobId, const std::vector<Ta
 
 bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskState>& states) {
     if (states.empty()) return false;
+    if (const auto* ids = wholeJob(jobId)) {
+        for (std::int64_t id : *ids) {
+            const Task& task = _tasksSeen.at(id);
+            if (task.stage == stage &&
+                std::find(states.begin(), states.end(), task.state) != states.end()) {
+                return true;
+            }
+        }
+        return false;
+    }
     // The job's unwritten changes answer for their rows; the query skips those rows.
     std::vector<std::int64_t> changed;
     for (const auto* unwritten : {&_tasksDirty, &_tasksNew}) {

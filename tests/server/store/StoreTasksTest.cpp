@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "server/store/Migrations.h"
+#include "server/store/SociTx.h"
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
@@ -38,6 +39,7 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSqliteQueriesUseThePartialIndexes);
     CPPUNIT_TEST(testUnwrittenChangesAnswerWithinTheTransaction);
     CPPUNIT_TEST(testFailedBatchOfWritesLosesTheTransactionOnly);
+    CPPUNIT_TEST(testJobsKeptWholeAnswerAsTheDatabaseDoes);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -446,6 +448,86 @@ public:
             });
             store->transact(
                 [&](Tx& tx) { CPPUNIT_ASSERT(tx.findTask(kept.id)->state == TaskState::Running); });
+        });
+    }
+
+    // The store keeps every task of a small job once it has read them (prefetchTasks on
+    // PostgreSQL, listTasks on both), and then answers a job's queries from what it keeps.
+    // Those answers, after changes and new tasks in the same transaction, must be the
+    // database's after COMMIT. A job of more tasks than prefetchTasks reads whole is asked
+    // too, before and after listTasks has read it.
+    void testJobsKeptWholeAnswerAsTheDatabaseDoes() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            for (const int size : {3, store::SociTx::kWholeJobTasks + 8}) {
+                const auto jobId = addJob(*store, makeJob("c"));
+                std::vector<Task> tasks;
+                store->transact([&](Tx& tx) {
+                    for (int i = 0; i < size; ++i) {
+                        tasks.push_back(makeTask(jobId));
+                        tx.insertTask(tasks.back());
+                    }
+                    Task later = makeTask(jobId);
+                    later.stage = 1;
+                    later.state = TaskState::Waiting;
+                    tx.insertTask(later);
+                });
+                // The list last: until it, a job not read whole is answered by queries.
+                auto answers = [&](Tx& tx) {
+                    std::string out;
+                    for (int stage : {0, 1}) {
+                        for (TaskState s : {TaskState::Queued, TaskState::Running,
+                                            TaskState::Completed, TaskState::Waiting}) {
+                            out += tx.anyStageTask(jobId, stage, {s}) ? "y" : "n";
+                        }
+                    }
+                    for (TaskState s : {TaskState::Queued, TaskState::Failed, TaskState::Waiting}) {
+                        out += "|";
+                        for (std::int64_t id : idsOf(tx.tasksInStates(jobId, {s}))) {
+                            out += std::to_string(id) + " ";
+                        }
+                    }
+                    out += "|";
+                    for (const Task& t : tx.listTasks(jobId)) {
+                        out += std::to_string(t.id) + ":" + toString(t.state) + "/" +
+                               std::to_string(t.stage) + " ";
+                    }
+                    return out;
+                };
+                std::string inside;
+                store->transact([&](Tx& tx) {
+                    tx.prefetchTasks({tasks[0].id});
+                    Task t = *tx.findTask(tasks[0].id);
+                    t.state = TaskState::Completed;
+                    tx.updateTask(t);
+                    Task added = makeTask(jobId);
+                    added.stage = 1;
+                    tx.insertTask(added);
+                    t = *tx.findTask(tasks[1].id);
+                    t.state = TaskState::Failed;
+                    tx.updateTask(t);
+                    const std::string first = answers(tx);  // whole only if small
+                    CPPUNIT_ASSERT(first.find(std::to_string(added.id) + ":queued/1") !=
+                                   std::string::npos);
+                    t = *tx.findTask(tasks[2].id);
+                    t.state = TaskState::Running;
+                    tx.updateTask(t);
+                    for (int i = 3; i < size; ++i) {  // the rest of stage 0 ends
+                        t = *tx.findTask(tasks[i].id);
+                        t.state = TaskState::Completed;
+                        tx.updateTask(t);
+                    }
+                    Task another = makeTask(jobId);
+                    another.stage = 1;
+                    another.state = TaskState::Waiting;
+                    tx.insertTask(another);
+                    inside = answers(tx);  // whole on both backends: listTasks read it all
+                });
+                std::string after;
+                store->transact([&](Tx& tx) { after = answers(tx); });
+                CPPUNIT_ASSERT_EQUAL(after, inside);
+                CPPUNIT_ASSERT(after.find(":running/0") != std::string::npos);
+            }
         });
     }
 };
