@@ -313,17 +313,18 @@ void SociStore::inTransaction(Pool& pool, const char* begin, const std::function
     withSession(
         pool,
         [&](Connection& db) {
-            // SQLite's one writer sees every change to the jobs: it may keep their count.
-            const bool keepsCount = _dialect == Dialect::Sqlite && &pool == &_writers;
+            // Writers see every change to the jobs (SQLite's readers cannot write).
+            const bool keepsCount = &pool == &_writers;
             exec(db, begin);
             SociTx tx(db, keepsCount ? &_startedJobs : nullptr,
                       _dialect == Dialect::Postgres ? &_ids : nullptr);
             fn(tx);
             tx.flush();
+            tx.committing();
             try {
                 exec(db, "COMMIT");
             } catch (...) {
-                _startedJobs.reset();  // whether it committed is not known
+                tx.commitLost();  // whether it committed is not known
                 throw;
             }
             tx.committed();

@@ -99,9 +99,8 @@ private:
     const std::string _displayUrl;  // for messages; no password
     Pool _writers;
     IdBlocks _ids;  // PostgreSQL: see SociTx
-    // SQLite: the started jobs as last committed, when counted (SociTx::countJobsInState).
-    // Used only by the holder of the one writer connection.
-    std::optional<std::int64_t> _startedJobs;
+    // The started jobs as last committed, when counted (SociTx::countJobsInState).
+    StartedCount _startedJobs;
     // SQLite only (WAL lets readers run beside the writer); a :memory: database has none,
     // since every connection to it would be a database of its own.
     Pool _readers;

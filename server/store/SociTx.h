@@ -32,6 +32,39 @@ private:
     std::deque<std::int64_t> _free[2];
 };
 
+// The count of started jobs as last committed, kept across transactions: admission asks for
+// it in every batch, and counting walks every started job's index entries (dead ones too, on
+// PostgreSQL, until a vacuum). Each transaction adds its change at COMMIT. A count read from
+// the database is kept only when no transaction that changes the count was committing from
+// just before the read until this transaction's own COMMIT was done: such a commit may or
+// may not be in what was read. With one writer (SQLite) that never happens; on PostgreSQL
+// several writer connections may commit at once. Thread-safe.
+class StartedCount {
+public:
+    // The count, when known.
+    std::optional<std::int64_t> value() const;
+    // Before a transaction reads the count from the database.
+    struct Ticket {
+        std::uint64_t generation = 0;
+        bool clean = false;  // no commit was going on
+    };
+    Ticket beforeRead() const;
+    // Around the COMMIT of a transaction whose change to the count is `change` (nullopt:
+    // unknown), which read `read` (the count before its own change) with `ticket`, if it
+    // read one. committing returns what committed takes.
+    std::uint64_t committing(const std::optional<std::int64_t>& change);
+    void committed(const std::optional<std::int64_t>& change, std::uint64_t mine,
+                   const std::optional<std::int64_t>& read, const Ticket& ticket);
+    // COMMIT failed without saying whether it happened.
+    void commitLost(const std::optional<std::int64_t>& change);
+
+private:
+    mutable std::mutex _mutex;
+    std::optional<std::int64_t> _value;
+    std::uint64_t _generation = 0;  // commits that change the count, begun so far
+    int _committing = 0;            // of those, not done yet
+};
+
 // The Tx of SociStore: every method is one or two SQL statements on the session whose
 // transaction SociStore::transact opened. All SQL of the project lives in the SociTx*.cpp
 // files, split by area (jobs, tasks, logs/settings/schedules, outbox).
@@ -46,12 +79,10 @@ private:
 class SociTx : public Tx {
 public:
     // `startedJobs`, when given, is the count of started jobs as last committed, kept by
-    // the store across transactions (SQLite's one writer: nothing else changes it); see
-    // countJobsInState and committed.
+    // the store across transactions; see countJobsInState and committing/committed.
     // `ids`, when given, hands out the ids of new jobs and tasks, whose INSERTs then wait
     // for the next WriteBatch like the updates (PostgreSQL; SQLite has no round trips to save).
-    explicit SociTx(Connection& db, std::optional<std::int64_t>* startedJobs = nullptr,
-                    IdBlocks* ids = nullptr)
+    explicit SociTx(Connection& db, StartedCount* startedJobs = nullptr, IdBlocks* ids = nullptr)
         : _db(db), _dialect(db.dialect()), _startedJobs(startedJobs), _ids(ids) {}
 
     std::int64_t insertJob(Job& job) override;
@@ -100,8 +131,11 @@ public:
 
     // Writes what is not written yet (updates, log rows); SociStore calls it before COMMIT.
     void flush();
-    // After COMMIT: brings the kept count of started jobs up to date.
+    // Just before COMMIT, after it, and when its outcome is unknown: keep the count of
+    // started jobs up to date.
+    void committing();
     void committed();
+    void commitLost();
 
     // IN lists of ids go in chunks of this many placeholders.
     static constexpr size_t kIdChunk = 16;
@@ -164,10 +198,12 @@ private:
     // Admission counts the started jobs in every batch; counting walks all of them. So the
     // count is kept: this transaction's change to it, known while every job it wrote was
     // seen first (an unseen row's old state is unknown), and the count before it, once read.
-    std::optional<std::int64_t>* _startedJobs;
+    StartedCount* _startedJobs;
     std::int64_t _startedChange = 0;
     bool _startedChangeKnown = true;
     std::optional<std::int64_t> _startedBefore;
+    StartedCount::Ticket _startedTicket;
+    std::uint64_t _startedCommit = 0;
     IdBlocks* _ids;
 };
 

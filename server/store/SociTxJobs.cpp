@@ -353,7 +353,10 @@ std::int64_t SociTx::countStartedBelowPriority(int threshold) {
 
 std::int64_t SociTx::countJobsInState(JobState state) {
     const bool keep = state == JobState::Started && _startedJobs && _startedChangeKnown;
-    if (keep && *_startedJobs) return **_startedJobs + _startedChange;
+    if (keep) {
+        if (auto kept = _startedJobs->value()) return *kept + _startedChange;
+        _startedTicket = _startedJobs->beforeRead();
+    }
     writeChanges();
     const std::int64_t count = countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state",
                                        {static_cast<long long>(state)});
@@ -361,15 +364,67 @@ std::int64_t SociTx::countJobsInState(JobState state) {
     return count;
 }
 
+namespace {
+std::optional<std::int64_t> changeIfKnown(bool known, std::int64_t change) {
+    return known ? std::optional<std::int64_t>(change) : std::nullopt;
+}
+}  // namespace
+
+void SociTx::committing() {
+    if (_startedJobs) {
+        _startedCommit =
+            _startedJobs->committing(changeIfKnown(_startedChangeKnown, _startedChange));
+    }
+}
+
 void SociTx::committed() {
     if (!_startedJobs) return;
-    if (!_startedChangeKnown) {
-        _startedJobs->reset();  // counted again when next asked
-    } else if (*_startedJobs) {
-        **_startedJobs += _startedChange;
-    } else if (_startedBefore) {
-        *_startedJobs = *_startedBefore + _startedChange;
+    _startedJobs->committed(changeIfKnown(_startedChangeKnown, _startedChange), _startedCommit,
+                            _startedChangeKnown ? _startedBefore : std::nullopt, _startedTicket);
+}
+
+void SociTx::commitLost() {
+    if (_startedJobs) _startedJobs->commitLost(changeIfKnown(_startedChangeKnown, _startedChange));
+}
+
+std::optional<std::int64_t> StartedCount::value() const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    return _value;
+}
+
+StartedCount::Ticket StartedCount::beforeRead() const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    return {_generation, _committing == 0};
+}
+
+std::uint64_t StartedCount::committing(const std::optional<std::int64_t>& change) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    if (change && *change == 0) return _generation;  // changes nothing: never in the way
+    ++_committing;
+    return ++_generation;
+}
+
+void StartedCount::committed(const std::optional<std::int64_t>& change, std::uint64_t mine,
+                             const std::optional<std::int64_t>& read, const Ticket& ticket) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    const bool changes = !change || *change != 0;
+    if (changes) --_committing;
+    if (!change) {
+        _value.reset();  // counted again when next asked
+    } else if (_value) {
+        *_value += *change;
+    } else if (read && ticket.clean) {
+        // Nobody else began a commit that changes the count between the read and now: the
+        // read saw every such commit, and missed none that came after it.
+        const std::uint64_t expected = ticket.generation + (changes ? 1 : 0);
+        if (mine == expected && _generation == expected) _value = *read + *change;
     }
+}
+
+void StartedCount::commitLost(const std::optional<std::int64_t>& change) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    if (!change || *change != 0) --_committing;
+    _value.reset();
 }
 
 }  // namespace te::store
