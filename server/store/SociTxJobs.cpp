@@ -1,5 +1,6 @@
 // Jobs: the rows behind POST /job, GET /jobs and the engine's admission.
 #include <algorithm>
+#include <tuple>
 
 #include "server/store/Migrations.h"
 #include "server/store/SociTx.h"
@@ -288,12 +289,31 @@ void SociTx::addJobWrites(WriteBatch& batch) {
 }
 
 std::vector<Job> SociTx::queuedJobs(int limit) {
-    writeChanges();
-    auto jobs = selectJobs(_db,
-                           std::string("FROM jobs WHERE ") + kQueuedJobTerm +
-                               " ORDER BY priority, run_at, id LIMIT :limit",
-                           [&](SqlQuery& q) { q.bind(limit); });
-    for (const Job& job : jobs) _jobsSeen[job.id] = job;  // admission updates them next
+    // The unwritten jobs answer for themselves, so a submission's jobs are written once, as
+    // admission leaves them (an INSERT of a started job, not an INSERT and an UPDATE), and
+    // the query waits for no write. Rows changed here are skipped: one more row is read
+    // for each, so `limit` are still there.
+    auto rows = selectJobs(
+        _db,
+        std::string("FROM jobs WHERE ") + kQueuedJobTerm +
+            " ORDER BY priority, run_at, id LIMIT :limit",
+        [&](SqlQuery& q) { q.bind(static_cast<long long>(limit + _jobsStored.size())); });
+    std::vector<Job> jobs;
+    for (Job& row : rows) {
+        if (_jobsStored.count(row.id)) continue;  // its kept copy decides, below
+        _jobsSeen[row.id] = row;                  // admission updates them next
+        jobs.push_back(std::move(row));
+    }
+    auto addIfQueued = [&](std::int64_t id) {
+        const Job& job = _jobsSeen.at(id);
+        if (job.state == JobState::Queued) jobs.push_back(job);
+    };
+    for (std::int64_t id : _jobsNew) addIfQueued(id);
+    for (const auto& [id, stored] : _jobsStored) addIfQueued(id);
+    std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
+        return std::tie(a.priority, a.runAt, a.id) < std::tie(b.priority, b.runAt, b.id);
+    });
+    if (jobs.size() > static_cast<size_t>(limit)) jobs.resize(limit);
     return jobs;
 }
 

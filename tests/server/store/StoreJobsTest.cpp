@@ -37,6 +37,7 @@ class StoreJobsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testAdmissionOrderAndCounts);
     CPPUNIT_TEST(testStartedCountFollowsEveryCommit);
     CPPUNIT_TEST(testStartedCountHoldsWithWritersSideBySide);
+    CPPUNIT_TEST(testQueuedJobsSeeTheTransactionsOwnChanges);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -469,6 +470,43 @@ public:
                 CPPUNIT_ASSERT_EQUAL(kThreads * expected, rows);
                 CPPUNIT_ASSERT_EQUAL(rows, tx.countJobsInState(JobState::Started));
             });
+        });
+    }
+
+    // Admission reads the queue after a submission's inserts, before any of them is written:
+    // the queue must hold the transaction's new and changed jobs in admission order, and
+    // leave out what it took off the queue, with `limit` rows still.
+    void testQueuedJobsSeeTheTransactionsOwnChanges() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            auto job = [](int priority, TimeMs runAt, JobState state) {
+                Job j = makeJob("c", priority);
+                j.runAt = runAt;
+                j.state = state;
+                return j;
+            };
+            Job a = job(5, 1000, JobState::Queued), b = job(3, 1000, JobState::Queued);
+            Job e = job(4, 1000, JobState::Started);
+            for (Job* j : {&a, &b, &e}) addJob(*store, *j);
+            using Ids = std::vector<std::int64_t>;
+            Ids inside, first;
+            store->transact([&](Tx& tx) {
+                Job mine = *tx.findJob(b.id);
+                mine.state = JobState::Started;  // admitted here
+                tx.updateJob(mine);
+                first = idsOf(tx.queuedJobs(1));
+                Job back = *tx.findJob(e.id);
+                back.state = JobState::Queued;  // back on the queue
+                tx.updateJob(back);
+                Job c = job(1, 3000, JobState::Queued), d = job(5, 2000, JobState::Queued);
+                tx.insertJob(c);
+                tx.insertJob(d);
+                inside = idsOf(tx.queuedJobs(10));
+                CPPUNIT_ASSERT(Ids({c.id, e.id, a.id, d.id}) == inside);
+                CPPUNIT_ASSERT(Ids({c.id, e.id}) == idsOf(tx.queuedJobs(2)));
+            });
+            CPPUNIT_ASSERT(Ids({a.id}) == first);
+            store->transact([&](Tx& tx) { CPPUNIT_ASSERT(inside == idsOf(tx.queuedJobs(10))); });
         });
     }
 };
