@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -195,6 +196,10 @@ private:
     // fan-in probe and the stage's list were two round trips on PostgreSQL). Only insertTask
     // adds a task to a job; claimTasks and renewLeases update the kept copies they change.
     std::unordered_map<std::int64_t, std::vector<std::int64_t>> _wholeJobs;
+    // anyStageTask's finds: (job, stage, states as bits) -> a task that was in those states.
+    std::map<std::tuple<std::int64_t, int, std::uint32_t>, std::int64_t> _stageWitnesses;
+    // anyStageTask's probes that found nothing, true until a task row is written.
+    std::set<std::tuple<std::int64_t, int, std::uint32_t>> _stageAbsent;
     // Admission counts the started jobs in every batch; counting walks all of them. So the
     // count is kept: this transaction's change to it, known while every job it wrote was
     // seen first (an unseen row's old state is unknown), and the count before it, once read.

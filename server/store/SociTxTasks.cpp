@@ -93,6 +93,7 @@ std::int64_t SociTx::insertTask(Task& task) {
         task.id = _ids->next(_db, IdBlocks::Table::Tasks);
         _tasksNew.insert(task.id);
     } else {
+        _stageAbsent.clear();  // written now, not among the changes anyStageTask scans
         SqlQuery query(_db);
         long long id = 0;
         query.into(id);
@@ -298,6 +299,7 @@ void SociTx::updateTask(const Task& task) {
         if (!_tasksNew.count(task.id)) _tasksDirty.insert(task.id);
         return;
     }
+    _stageAbsent.clear();  // written now, not among the changes anyStageTask scans
     SqlQuery query(_db);
     query.run(taskUpdate(task, query));
     if (query.affectedRows() == 0) {
@@ -326,6 +328,7 @@ void SociTx::writeChanges() {
         return;
     }
     // Jobs first: a task's row refers to its job's.
+    _stageAbsent.clear();  // rows written here leave the unwritten changes anyStageTask scans
     WriteBatch batch(_db);
     addJobWrites(batch);
     addTaskWrites(batch);
@@ -393,6 +396,7 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
         return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
     });
     for (const Task& task : tasks) _tasksSeen[task.id] = task;
+    if (!tasks.empty()) _stageAbsent.clear();  // claimed rows are assigned now
     return tasks;
 }
 
@@ -475,6 +479,24 @@ bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskS
             if (unwritten == &_tasksDirty) changed.push_back(id);
         }
     }
+    // A row an earlier probe of this transaction found answers again while it is still in
+    // one of the states: every result of a fan-out probes the same stage. A row this
+    // transaction has not touched since is unchanged (the engine's lock); one it touched is
+    // kept in _tasksSeen as it is now.
+    std::uint32_t mask = 0;
+    for (TaskState s : states) mask |= 1u << static_cast<int>(s);
+    const auto key = std::make_tuple(jobId, stage, mask);
+    auto witness = _stageWitnesses.find(key);
+    if (witness != _stageWitnesses.end()) {
+        auto seen = _tasksSeen.find(witness->second);
+        if (seen == _tasksSeen.end() || (mask >> static_cast<int>(seen->second.state)) & 1u) {
+            return true;
+        }
+        _stageWitnesses.erase(witness);
+    }
+    // Likewise a probe that found nothing, until this transaction writes a task row (its
+    // unwritten changes were scanned above): the failure probe of every fan-out result.
+    if (_stageAbsent.count(key)) return false;
     if (changed.size() > kMaxSkipped) {
         writeChanges();
         changed.clear();
@@ -486,12 +508,13 @@ bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskS
     for (std::int64_t id : changed) query.bind(id);
     const std::string skip =
         changed.empty() ? "" : " AND id NOT IN (" + placeholders("x", changed.size()) + ")";
-    // COUNT over LIMIT 1 rather than EXISTS: an integer on both backends.
-    query.run(
-        "SELECT COUNT(*) FROM (SELECT 1 FROM tasks WHERE job_id = :job_id AND"
-        " stage = :stage AND state IN (" +
-        placeholders("s", states.size()) + ")" + skip + " LIMIT 1) AS any_task");
-    return found > 0;
+    if (!query.run("SELECT id FROM tasks WHERE job_id = :job_id AND stage = :stage AND state IN (" +
+                   placeholders("s", states.size()) + ")" + skip + " LIMIT 1")) {
+        _stageAbsent.insert(key);
+        return false;
+    }
+    _stageWitnesses[key] = found;
+    return true;
 }
 
 std::vector<Task> SociTx::undeliveredTargeted(TimeMs before, int limit) {

@@ -40,6 +40,7 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUnwrittenChangesAnswerWithinTheTransaction);
     CPPUNIT_TEST(testFailedBatchOfWritesLosesTheTransactionOnly);
     CPPUNIT_TEST(testJobsKeptWholeAnswerAsTheDatabaseDoes);
+    CPPUNIT_TEST(testStageProbesFollowTheTransactionsWrites);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -528,6 +529,58 @@ public:
                 CPPUNIT_ASSERT_EQUAL(after, inside);
                 CPPUNIT_ASSERT(after.find(":running/0") != std::string::npos);
             }
+        });
+    }
+
+    // anyStageTask remembers, within a transaction, a task it found and a probe that found
+    // nothing. Every kind of write the transaction makes afterwards must be seen: a change
+    // kept for later, the same change once written, a claim, an insert, an update of a row
+    // the transaction never read. The job is too big to be kept whole, so probes query.
+    void testStageProbesFollowTheTransactionsWrites() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            std::vector<Task> tasks;
+            Task unread = makeTask(jobId);  // as an earlier transaction read it
+            unread.state = TaskState::Waiting;
+            store->transact([&](Tx& tx) {
+                for (int i = 0; i < store::SociTx::kWholeJobTasks + 8; ++i) {
+                    tasks.push_back(makeTask(jobId));
+                    tx.insertTask(tasks.back());
+                }
+                tx.insertTask(unread);
+            });
+            store->transact([&](Tx& tx) {
+                const std::vector<TaskState> failed = {TaskState::Failed};
+                CPPUNIT_ASSERT(!tx.anyStageTask(jobId, 0, failed));
+                Task t = *tx.findTask(tasks[0].id);
+                t.state = TaskState::Failed;
+                tx.updateTask(t);  // kept for later
+                CPPUNIT_ASSERT(tx.anyStageTask(jobId, 0, failed));
+                tx.taskTotals();  // writes what was kept
+                CPPUNIT_ASSERT(tx.anyStageTask(jobId, 0, failed));
+
+                const std::vector<TaskState> queued = {TaskState::Queued};
+                const std::vector<TaskState> assigned = {TaskState::Assigned};
+                CPPUNIT_ASSERT(tx.anyStageTask(jobId, 0, queued));
+                CPPUNIT_ASSERT(!tx.anyStageTask(jobId, 0, assigned));
+                CPPUNIT_ASSERT_EQUAL(
+                    tasks.size() - 1,
+                    tx.claimTasks({"work"}, "w1", 100, nowMs(), nowMs() + 1000).size());
+                CPPUNIT_ASSERT(!tx.anyStageTask(jobId, 0, queued));
+                CPPUNIT_ASSERT(tx.anyStageTask(jobId, 0, assigned));
+                CPPUNIT_ASSERT(!tx.anyStageTask(jobId, 1, queued));
+                Task later = makeTask(jobId);
+                later.stage = 1;
+                tx.insertTask(later);
+                CPPUNIT_ASSERT(tx.anyStageTask(jobId, 1, queued));
+
+                const std::vector<TaskState> incomplete = {TaskState::Incomplete};
+                CPPUNIT_ASSERT(!tx.anyStageTask(jobId, 0, incomplete));
+                unread.state = TaskState::Incomplete;
+                tx.updateTask(unread);
+                CPPUNIT_ASSERT(tx.anyStageTask(jobId, 0, incomplete));
+            });
         });
     }
 };
