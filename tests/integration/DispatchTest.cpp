@@ -3,6 +3,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <set>
 #include <thread>
 
@@ -108,26 +109,43 @@ public:
         CPPUNIT_ASSERT(c.waitState(slow, "started", 10s));
         CPPUNIT_ASSERT(
             waitUntil([&] { return str(c.tasks(slow)->getObject(0), "state") == "running"; }, 10s));
+        // The reserve holds one task per slot on SQLite, three on PostgreSQL; one past it
+        // stays queued.
+        const char* backend = std::getenv("TE_TEST_BACKEND");
+        const size_t depth = backend && std::string(backend) == "postgresql" ? 3 : 1;
         const auto t0 = std::chrono::steady_clock::now();
-        std::int64_t next = c.submit("noop");
-        CPPUNIT_ASSERT_MESSAGE("the noop was not reserved for the busy worker",
+        std::vector<std::int64_t> next;
+        for (size_t i = 0; i <= depth; ++i) next.push_back(c.submit("noop"));
+        auto stateOf = [&](std::int64_t id) {
+            auto t = c.tasks(id);
+            return t->size() == 1
+                       ? str(t->getObject(0), "state") + "/" + str(t->getObject(0), "worker")
+                       : std::string("none");
+        };
+        CPPUNIT_ASSERT_MESSAGE("the noops were not reserved for the busy worker",
                                waitUntil(
                                    [&] {
-                                       auto t = c.tasks(next);
-                                       return t->size() == 1 &&
-                                              str(t->getObject(0), "state") == "assigned" &&
-                                              str(t->getObject(0), "worker") == "quick";
+                                       for (size_t i = 0; i < depth; ++i) {
+                                           if (stateOf(next[i]) != "assigned/quick") return false;
+                                       }
+                                       return true;
                                    },
                                    10s));
+        CPPUNIT_ASSERT_EQUAL(std::string("queued/"), stateOf(next.back()));
         c.startWorker("idle", "work", 1);
         waitWorkers(c, {"idle"});
-        auto job = c.waitFinished(next, 20s);
+        for (std::int64_t id : next) {
+            auto job = c.waitFinished(id, 20s);
+            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
+            CPPUNIT_ASSERT_EQUAL(std::string("idle"), str(c.tasks(id)->getObject(0), "worker"));
+        }
         const auto took = std::chrono::steady_clock::now() - t0;
-        CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
-        CPPUNIT_ASSERT_EQUAL(std::string("idle"), str(c.tasks(next)->getObject(0), "worker"));
         CPPUNIT_ASSERT_MESSAGE("waited for the busy slot", took < 5s);
-        CPPUNIT_ASSERT_MESSAGE(c.logText(next),
-                               c.logText(next).find("handed back by quick") != std::string::npos);
+        for (size_t i = 0; i < depth; ++i) {
+            CPPUNIT_ASSERT_MESSAGE(
+                c.logText(next[i]),
+                c.logText(next[i]).find("handed back by quick") != std::string::npos);
+        }
         CPPUNIT_ASSERT_EQUAL(std::string("started"), str(c.job(slow), "queue_state"));
     }
 
