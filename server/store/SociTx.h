@@ -153,6 +153,10 @@ private:
     // The INSERT of a job or task; withId: with its id (from _ids), else the table's next.
     std::string jobInsert(const Job& job, SqlQuery& query, bool withId);
     std::string taskInsert(const Task& task, SqlQuery& query, bool withId);
+    // The id of a new row: with _ids, taken from them, and its INSERT waits in `unwritten`;
+    // without, the INSERT `insert` builds (its SQL, with values bound to the query) runs now.
+    std::int64_t insertRow(IdBlocks::Table table, std::set<std::int64_t>& unwritten,
+                           const std::function<std::string(SqlQuery&)>& insert);
     // The unwritten updates into batch (add*), or written now (write*).
     void addJobWrites(WriteBatch& batch);
     void addTaskWrites(WriteBatch& batch);

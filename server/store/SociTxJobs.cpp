@@ -85,17 +85,8 @@ std::int64_t SociTx::insertJob(Job& job) {
     if (job.updatedAt == 0) job.updatedAt = now;
     // Job::runAt documents "createdAt when not given"; admission order relies on it.
     if (job.runAt == 0) job.runAt = job.createdAt;
-    if (_ids) {
-        // The id is known now, so the INSERT can wait for the next WriteBatch.
-        job.id = _ids->next(_db, IdBlocks::Table::Jobs);
-        _jobsNew.insert(job.id);
-    } else {
-        SqlQuery query(_db);
-        long long id = 0;
-        query.into(id);
-        query.run(jobInsert(job, query, false) + " RETURNING id");
-        job.id = id;
-    }
+    job.id = insertRow(IdBlocks::Table::Jobs, _jobsNew,
+                       [&](SqlQuery& query) { return jobInsert(job, query, false); });
     _jobsSeen[job.id] = job;
     _wholeJobs[job.id];  // no task yet: every one it gets is inserted here
     return job.id;

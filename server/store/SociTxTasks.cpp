@@ -88,22 +88,28 @@ const std::string kQueuedTerm = kQueuedTaskTerm;  // tasks_queued's condition: s
 
 std::int64_t SociTx::insertTask(Task& task) {
     if (task.createdAt == 0) task.createdAt = nowMs();
-    if (_ids) {
-        // As for jobs (insertJob): the INSERT waits for the next WriteBatch.
-        task.id = _ids->next(_db, IdBlocks::Table::Tasks);
-        _tasksNew.insert(task.id);
-    } else {
-        _stageAbsent.clear();  // written now, not among the changes anyStageTask scans
-        SqlQuery query(_db);
-        long long id = 0;
-        query.into(id);
-        query.run(taskInsert(task, query, false) + " RETURNING id");
-        task.id = id;
-    }
+    if (!_ids) _stageAbsent.clear();  // written now, not among the changes anyStageTask scans
+    task.id = insertRow(IdBlocks::Table::Tasks, _tasksNew,
+                        [&](SqlQuery& query) { return taskInsert(task, query, false); });
     _tasksSeen[task.id] = task;
     auto whole = _wholeJobs.find(task.jobId);
-    if (whole != _wholeJobs.end()) whole->second.push_back(task.id);  // ids only grow
+    if (whole != _wholeJobs.end()) whole->second.push_back(task.id);  // wholeJob sorts them
     return task.id;
+}
+
+std::int64_t SociTx::insertRow(IdBlocks::Table table, std::set<std::int64_t>& unwritten,
+                               const std::function<std::string(SqlQuery&)>& insert) {
+    if (_ids) {
+        // The id is known now, so the INSERT can wait for the next WriteBatch.
+        const std::int64_t id = _ids->next(_db, table);
+        unwritten.insert(id);
+        return id;
+    }
+    SqlQuery query(_db);
+    long long id = 0;
+    query.into(id);
+    query.run(insert(query) + " RETURNING id");
+    return id;
 }
 
 std::string SociTx::taskInsert(const Task& task, SqlQuery& query, bool withId) {
