@@ -319,10 +319,10 @@ void SociStore::inTransaction(Pool& pool, const char* begin, const std::function
             SociTx tx(db, keepsCount ? &_startedJobs : nullptr,
                       _dialect == Dialect::Postgres ? &_ids : nullptr);
             fn(tx);
-            tx.flush();
             tx.committing();
             try {
-                exec(db, "COMMIT");
+                // The last writes and COMMIT in one round trip where they can go together.
+                if (!tx.flush(true)) exec(db, "COMMIT");
             } catch (...) {
                 tx.commitLost();  // whether it committed is not known
                 throw;

@@ -131,7 +131,8 @@ public:
     CallbackCounts callbackCounts() override;
 
     // Writes what is not written yet (updates, log rows); SociStore calls it before COMMIT.
-    void flush();
+    // thenCommit: see WriteBatch::send, whose answer it returns.
+    bool flush(bool thenCommit = false);
     // Just before COMMIT, after it, and when its outcome is unknown: keep the count of
     // started jobs up to date.
     void committing();

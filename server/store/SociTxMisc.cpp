@@ -12,7 +12,7 @@ void SociTx::appendLog(LogEntry& entry) {
     _logs.push_back(entry);
 }
 
-void SociTx::flush() {
+bool SociTx::flush(bool thenCommit) {
     // One batch: on PostgreSQL the transaction's last writes cost one round trip.
     WriteBatch batch(_db);
     addJobWrites(batch);
@@ -39,7 +39,7 @@ void SociTx::flush() {
         batch.add(query, sql);
     }
     _logs.clear();
-    batch.send();
+    return batch.send(thenCommit);
 }
 
 std::vector<LogEntry> SociTx::listLogs(std::int64_t jobId, int limit) {

@@ -226,14 +226,19 @@ void WriteBatch::add(SqlQuery& query, const std::string& sql, const std::string&
     _queued.push_back({sql, query._params, notFound});
 }
 
-void WriteBatch::send() {
+bool WriteBatch::send(bool thenCommit) {
+    // Nothing to send: COMMIT alone is the caller's one round trip either way.
+    bool commit = thenCommit && _connection.dialect() == Dialect::Postgres && !_queued.empty();
+    for (const Queued& q : _queued) commit = commit && q.notFound.empty();
     for (size_t begin = 0; begin < _queued.size(); begin += kMaxPipeline) {
-        sendPipeline(begin, std::min(_queued.size(), begin + kMaxPipeline));
+        const size_t end = std::min(_queued.size(), begin + kMaxPipeline);
+        sendPipeline(begin, end, commit && end == _queued.size());
     }
     _queued.clear();
+    return commit;
 }
 
-void WriteBatch::sendPipeline(size_t begin, size_t end) {
+void WriteBatch::sendPipeline(size_t begin, size_t end, bool thenCommit) {
     // static_cast: the dialect says which backend it is (as for SQLite in resetIfSqlite).
     PGconn* conn =
         static_cast<soci::postgresql_session_backend*>(_connection.session().get_backend())->conn_;
@@ -274,6 +279,11 @@ void WriteBatch::sendPipeline(size_t begin, size_t end) {
         sent = sent && PQsendQueryPrepared(conn, found->second.c_str(), count, values.data(),
                                            nullptr, nullptr, 0);
         results.push_back(static_cast<long>(i));
+    }
+    if (thenCommit && sent) {
+        // After a failed statement the pipeline skips it (PIPELINE_ABORTED): nothing commits.
+        sent = PQsendQueryParams(conn, "COMMIT", 0, nullptr, nullptr, nullptr, nullptr, 0);
+        results.push_back(-2);
     }
     std::string error;
     const std::string* notFound = nullptr;

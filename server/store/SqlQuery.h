@@ -143,7 +143,11 @@ public:
     void add(SqlQuery& query, const std::string& sql, const std::string& notFound = "");
     // Sends what was added and reads every result. Throws StoreError for the first statement
     // that failed (the transaction is then aborted, as after any failed statement).
-    void send();
+    // thenCommit: on PostgreSQL, COMMIT goes out in the same round trip, unless a statement
+    // added must change a row (its notFound is not empty: that is known only from its
+    // result, when COMMIT would have run already). Returns whether it committed; when it
+    // throws, whether it committed is not known.
+    bool send(bool thenCommit = false);
 
     // Statements per pipeline: their results wait in the socket until all are sent.
     static constexpr size_t kMaxPipeline = 256;
@@ -154,7 +158,7 @@ private:
         std::vector<SqlQuery::Param> params;
         std::string notFound;
     };
-    void sendPipeline(size_t begin, size_t end);
+    void sendPipeline(size_t begin, size_t end, bool thenCommit);
     Connection& _connection;
     std::vector<Queued> _queued;
 };

@@ -39,6 +39,7 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSqliteQueriesUseThePartialIndexes);
     CPPUNIT_TEST(testUnwrittenChangesAnswerWithinTheTransaction);
     CPPUNIT_TEST(testFailedBatchOfWritesLosesTheTransactionOnly);
+    CPPUNIT_TEST(testFailedInsertsCommitNothing);
     CPPUNIT_TEST(testJobsKeptWholeAnswerAsTheDatabaseDoes);
     CPPUNIT_TEST(testStageProbesFollowTheTransactionsWrites);
     CPPUNIT_TEST_SUITE_END();
@@ -449,6 +450,35 @@ public:
             });
             store->transact(
                 [&](Tx& tx) { CPPUNIT_ASSERT(tx.findTask(kept.id)->state == TaskState::Running); });
+        });
+    }
+
+    // A transaction that only inserts sends COMMIT with its last writes on PostgreSQL. When
+    // one of them fails, nothing of it commits, and the next transaction works.
+    void testFailedInsertsCommitNothing() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            std::int64_t jobId = 0;
+            bool failed = false;
+            try {
+                store->transact([&](Tx& tx) {
+                    Job job = makeJob("c");
+                    jobId = tx.insertJob(job);
+                    Task good = makeTask(jobId);
+                    tx.insertTask(good);
+                    Task orphan = makeTask(jobId + 1000);
+                    tx.insertTask(orphan);
+                });
+            } catch (const StoreError&) {
+                failed = true;
+            }
+            CPPUNIT_ASSERT(failed);
+            Job kept = makeJob("c");
+            store->transact([&](Tx& tx) {
+                CPPUNIT_ASSERT(!tx.findJob(jobId));
+                tx.insertJob(kept);
+            });
+            store->read([&](Tx& tx) { CPPUNIT_ASSERT(tx.findJob(kept.id)); });
         });
     }
 
