@@ -71,12 +71,11 @@ public:
         int maxRunning = 0;
         bool allDone = waitUntil(
             [&] {
-                std::int64_t running = 0;
-                // One statement: on PostgreSQL each statement of a transaction sees its own
-                // snapshot, and a task's result commits together with the next claim.
-                c.server().store().transact(
-                    [&](Tx& tx) { running = tx.taskCountsByQueue()["work"].working; });
-                maxRunning = std::max<int>(maxRunning, static_cast<int>(running));
+                // The dispatcher's count: tasks sent and not finished. Not the store's
+                // assigned and running tasks: on PostgreSQL the dispatcher stores batches on
+                // a thread of its own, and a result that came while one was being stored
+                // waits for the next, while the slot it freed is claimed for at once; the
+                // store then shows the finished task running beside the next one.
                 for (const auto& w : c.server().dispatcher().workers()) {
                     maxRunning = std::max(maxRunning, w.running);
                 }
