@@ -168,13 +168,13 @@ private:
     // changes laid over: a changed row is replaced by its kept copy, if still `wanted`.
     std::vector<Task> withChanges(std::int64_t jobId, std::vector<Task> rows,
                                   const std::function<bool(const Task&)>& wanted);
-    // Calls fn with an IN list of kIdChunk placeholders and the ids for it, per chunk of
-    // the distinct ids; the last chunk repeats its last id, so one text serves every count.
     // The kept tasks of a job whose every task is kept, in id order; null for other jobs.
     const std::vector<std::int64_t>* wholeJob(std::int64_t jobId);
     // Keeps `rows`, every row of the job as the database holds them (kept copies win), and
     // marks the job whole.
     void keepWholeJob(std::int64_t jobId, std::vector<Task> rows);
+    // Calls fn with an IN list of kIdChunk placeholders and the ids for it, per chunk of
+    // the distinct ids; the last chunk repeats its last id, so one text serves every count.
     static void forChunksOfIds(
         std::vector<std::int64_t> ids,
         const std::function<void(const std::string&, const std::vector<std::int64_t>&)>& fn);

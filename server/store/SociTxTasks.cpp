@@ -82,6 +82,10 @@ std::string select(const std::string& rest) {
 
 long long asInt(TaskState s) { return static_cast<long long>(s); }
 
+bool inStates(const std::vector<TaskState>& states, TaskState state) {
+    return std::find(states.begin(), states.end(), state) != states.end();
+}
+
 const std::string kQueuedTerm = kQueuedTaskTerm;  // tasks_queued's condition: see Migrations.h
 
 }  // namespace
@@ -280,16 +284,17 @@ std::vector<Task> SociTx::withChanges(std::int64_t jobId, std::vector<Task> rows
 }
 
 std::vector<Task> SociTx::listTasks(std::int64_t jobId) {
-    if (const auto* ids = wholeJob(jobId)) {
-        std::vector<Task> out;
-        out.reserve(ids->size());
-        for (std::int64_t id : *ids) out.push_back(_tasksSeen.at(id));
-        return out;
+    const auto* ids = wholeJob(jobId);
+    if (!ids) {
+        // Every row: the job is whole from now on, with this transaction's changes laid over.
+        keepWholeJob(jobId, selectTasks(_db, select("WHERE job_id = :job_id ORDER BY id"),
+                                        [&](SqlQuery& q) { q.bind(jobId); }));
+        ids = wholeJob(jobId);
     }
-    auto rows = selectTasks(_db, select("WHERE job_id = :job_id ORDER BY id"),
-                            [&](SqlQuery& q) { q.bind(jobId); });
-    keepWholeJob(jobId, rows);
-    return withChanges(jobId, std::move(rows), [](const Task&) { return true; });
+    std::vector<Task> out;
+    out.reserve(ids->size());
+    for (std::int64_t id : *ids) out.push_back(_tasksSeen.at(id));
+    return out;
 }
 
 void SociTx::updateTask(const Task& task) {
@@ -442,9 +447,7 @@ std::vector<Task> SociTx::tasksInStates(std::int64_t jobId, const std::vector<Ta
         std::vector<Task> out;
         for (std::int64_t id : *ids) {
             const Task& task = _tasksSeen.at(id);
-            if (std::find(states.begin(), states.end(), task.state) != states.end()) {
-                out.push_back(task);
-            }
+            if (inStates(states, task.state)) out.push_back(task);
         }
         return out;
     }
@@ -455,9 +458,8 @@ std::vector<Task> SociTx::tasksInStates(std::int64_t jobId, const std::vector<Ta
                                 q.bind(jobId);
                                 for (TaskState s : states) q.bind(asInt(s));
                             });
-    return withChanges(jobId, std::move(rows), [&](const Task& t) {
-        return std::find(states.begin(), states.end(), t.state) != states.end();
-    });
+    return withChanges(jobId, std::move(rows),
+                       [&](const Task& t) { return inStates(states, t.state); });
 }
 
 bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskState>& states) {
@@ -465,10 +467,7 @@ bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskS
     if (const auto* ids = wholeJob(jobId)) {
         for (std::int64_t id : *ids) {
             const Task& task = _tasksSeen.at(id);
-            if (task.stage == stage &&
-                std::find(states.begin(), states.end(), task.state) != states.end()) {
-                return true;
-            }
+            if (task.stage == stage && inStates(states, task.state)) return true;
         }
         return false;
     }
@@ -478,10 +477,7 @@ bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskS
         for (std::int64_t id : *unwritten) {
             const Task& task = _tasksSeen.at(id);
             if (task.jobId != jobId) continue;
-            if (task.stage == stage &&
-                std::find(states.begin(), states.end(), task.state) != states.end()) {
-                return true;
-            }
+            if (task.stage == stage && inStates(states, task.state)) return true;
             if (unwritten == &_tasksDirty) changed.push_back(id);
         }
     }
