@@ -171,8 +171,11 @@ struct Dispatcher::State {
     void sendAssign(WorkerInfo& w, const Task& task);
     // A result for taskId: frees its slot and refills it from the reserve at once.
     void finished(WorkerInfo& w, std::int64_t taskId);
+    // Queues, for the next batch, a claimed task that was never sent to `worker`: FAILED with
+    // requeue, the engine's hand-back to the queue.
+    void handBack(std::int64_t taskId, const std::string& worker, const std::string& why);
     // Gives reserved tasks back to the queue (those older than `olderThan`, or all), as
-    // FAILED with requeue: the engine's hand-back. Returns how many.
+    // hand-backs. Returns how many.
     size_t releaseReserved(WorkerInfo& w, const std::string& why,
                            std::optional<Clock::time_point> olderThan = std::nullopt);
     bool anyoneCanTakeWork() const;
@@ -543,17 +546,22 @@ void Dispatcher::State::finished(WorkerInfo& w, std::int64_t taskId) {
     sendReserved(w);
 }
 
+void Dispatcher::State::handBack(std::int64_t taskId, const std::string& worker,
+                                 const std::string& why) {
+    WorkerEvent e;
+    e.kind = WorkerEvent::Kind::Failed;
+    e.taskId = taskId;
+    e.worker = worker;
+    e.message = why;
+    e.requeue = true;
+    events.push_back(std::move(e));
+}
+
 size_t Dispatcher::State::releaseReserved(WorkerInfo& w, const std::string& why,
                                           std::optional<Clock::time_point> olderThan) {
     size_t released = 0;
     while (!w.reserve.empty() && (!olderThan || w.reserve.front().since < *olderThan)) {
-        WorkerEvent e;
-        e.kind = WorkerEvent::Kind::Failed;
-        e.taskId = w.reserve.front().task.id;
-        e.worker = w.name;
-        e.message = why;
-        e.requeue = true;
-        events.push_back(std::move(e));
+        handBack(w.reserve.front().task.id, w.name, why);
         w.reserve.pop_front();
         ++released;
     }
@@ -608,15 +616,7 @@ void Dispatcher::State::deliver(std::vector<Claim>& claims) {
         auto it = workers.find(c.ask.routingId);
         if (it == workers.end() || it->second.name != c.ask.name || it->second.stopping) {
             // Gone (or going) while the batch was out: the tasks go back to the queue.
-            for (const Task& t : c.tasks) {
-                WorkerEvent e;
-                e.kind = WorkerEvent::Kind::Failed;
-                e.taskId = t.id;
-                e.worker = c.ask.name;
-                e.message = "not sent: the worker left";
-                e.requeue = true;
-                events.push_back(std::move(e));
-            }
+            for (const Task& t : c.tasks) handBack(t.id, c.ask.name, "not sent: the worker left");
             continue;
         }
         WorkerInfo& w = it->second;
