@@ -428,19 +428,14 @@ public:
             const auto jobId = addJob(*store, makeJob("c"));
             Task kept = makeTask(jobId);
             addTask(*store, kept);
-            bool failed = false;
-            try {
-                store->transact([&](Tx& tx) {
-                    Task t = *tx.findTask(kept.id);
-                    t.state = TaskState::Running;
-                    tx.updateTask(t);
-                    Task orphan = makeTask(jobId + 1000);
-                    tx.insertTask(orphan);
-                });
-            } catch (const StoreError&) {
-                failed = true;
-            }
-            CPPUNIT_ASSERT(failed);
+            CPPUNIT_ASSERT_THROW(store->transact([&](Tx& tx) {
+                Task t = *tx.findTask(kept.id);
+                t.state = TaskState::Running;
+                tx.updateTask(t);
+                Task orphan = makeTask(jobId + 1000);
+                tx.insertTask(orphan);
+            }),
+                                 StoreError);
             store->transact([&](Tx& tx) {
                 CPPUNIT_ASSERT(tx.findTask(kept.id)->state == TaskState::Queued);
                 CPPUNIT_ASSERT_EQUAL(size_t(1), tx.listTasks(jobId).size());
@@ -459,20 +454,15 @@ public:
         forEachBackend([](const std::string& url) {
             auto store = Store::open(url);
             std::int64_t jobId = 0;
-            bool failed = false;
-            try {
-                store->transact([&](Tx& tx) {
-                    Job job = makeJob("c");
-                    jobId = tx.insertJob(job);
-                    Task good = makeTask(jobId);
-                    tx.insertTask(good);
-                    Task orphan = makeTask(jobId + 1000);
-                    tx.insertTask(orphan);
-                });
-            } catch (const StoreError&) {
-                failed = true;
-            }
-            CPPUNIT_ASSERT(failed);
+            CPPUNIT_ASSERT_THROW(store->transact([&](Tx& tx) {
+                Job job = makeJob("c");
+                jobId = tx.insertJob(job);
+                Task good = makeTask(jobId);
+                tx.insertTask(good);
+                Task orphan = makeTask(jobId + 1000);
+                tx.insertTask(orphan);
+            }),
+                                 StoreError);
             Job kept = makeJob("c");
             store->transact([&](Tx& tx) {
                 CPPUNIT_ASSERT(!tx.findJob(jobId));
