@@ -169,7 +169,7 @@ private:
     std::vector<Task> withChanges(std::int64_t jobId, std::vector<Task> rows,
                                   const std::function<bool(const Task&)>& wanted);
     // The kept tasks of a job whose every task is kept, in id order; null for other jobs.
-    const std::vector<std::int64_t>* wholeJob(std::int64_t jobId);
+    const std::vector<std::int64_t>* wholeJob(std::int64_t jobId) const;
     // Keeps `rows`, every row of the job as the database holds them (kept copies win), and
     // marks the job whole.
     void keepWholeJob(std::int64_t jobId, std::vector<Task> rows);

@@ -97,7 +97,12 @@ std::int64_t SociTx::insertTask(Task& task) {
                         [&](SqlQuery& query) { return taskInsert(task, query, false); });
     _tasksSeen[task.id] = task;
     auto whole = _wholeJobs.find(task.jobId);
-    if (whole != _wholeJobs.end()) whole->second.push_back(task.id);  // wholeJob sorts them
+    if (whole != _wholeJobs.end()) {
+        // In id order, as a query would give them: ids from IdBlocks need not grow in the
+        // order tasks are inserted (threads take their blocks in turn).
+        auto& ids = whole->second;
+        ids.insert(std::upper_bound(ids.begin(), ids.end(), task.id), task.id);
+    }
     return task.id;
 }
 
@@ -234,13 +239,9 @@ void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
     });
 }
 
-const std::vector<std::int64_t>* SociTx::wholeJob(std::int64_t jobId) {
+const std::vector<std::int64_t>* SociTx::wholeJob(std::int64_t jobId) const {
     auto whole = _wholeJobs.find(jobId);
-    if (whole == _wholeJobs.end()) return nullptr;
-    // In id order, as the query would give them: ids from IdBlocks need not grow in the
-    // order tasks are inserted (threads take their blocks in turn).
-    std::sort(whole->second.begin(), whole->second.end());
-    return &whole->second;
+    return whole == _wholeJobs.end() ? nullptr : &whole->second;
 }
 
 void SociTx::keepWholeJob(std::int64_t jobId, std::vector<Task> rows) {
