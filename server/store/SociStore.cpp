@@ -83,6 +83,10 @@ void exec(Connection& db, const std::string& sql) { SqlQuery(db).run(sql); }
 // True when the session still works after a failure: it can roll back.
 bool rollback(Connection& db) {
     try {
+        if (db.beginPending()) {
+            db.clearBegin();  // no transaction was opened: nothing to roll back
+            return db.session().is_connected();
+        }
         exec(db, "ROLLBACK");
         return db.session().is_connected();
     } catch (const std::exception&) {
@@ -315,14 +319,19 @@ void SociStore::inTransaction(Pool& pool, const char* begin, const std::function
         [&](Connection& db) {
             // Writers see every change to the jobs (SQLite's readers cannot write).
             const bool keepsCount = &pool == &_writers;
-            exec(db, begin);
+            if (_dialect == Dialect::Postgres) {
+                db.beginWithFirstWrite();
+            } else {
+                exec(db, begin);
+            }
             SociTx tx(db, keepsCount ? &_startedJobs : nullptr,
                       _dialect == Dialect::Postgres ? &_ids : nullptr);
             fn(tx);
             tx.committing();
             try {
                 // The last writes and COMMIT in one round trip where they can go together.
-                if (!tx.flush(true)) exec(db, "COMMIT");
+                if (!tx.flush(true) && !db.beginPending()) exec(db, "COMMIT");
+                db.clearBegin();  // nothing was written: no transaction was opened
             } catch (...) {
                 tx.commitLost();  // whether it committed is not known
                 throw;

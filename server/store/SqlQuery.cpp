@@ -58,6 +58,14 @@ void resetIfSqlite(Connection& connection, soci::statement& statement) {
     }
 }
 
+// A statement that only reads may run before the transaction's BEGIN (see
+// Connection::beginWithFirstWrite). `SELECT nextval(...)` counts as one: sequences are
+// outside transactions anyway.
+bool onlyReads(const std::string& sql) {
+    return sql.compare(0, 7, "SELECT ") == 0 && sql.find(" FOR UPDATE") == std::string::npos &&
+           sql.find(" FOR SHARE") == std::string::npos;
+}
+
 }  // namespace
 
 SqlQuery::SqlQuery(Connection& connection)
@@ -93,6 +101,10 @@ SqlQuery& SqlQuery::bindNullable(long long value, soci::indicator indicator) {
 
 bool SqlQuery::run(const std::string& sql) {
     finish();
+    if (_connection && _connection->_beginPending && !onlyReads(sql)) {
+        _connection->_beginPending = false;
+        SqlQuery(*_connection).run("BEGIN");
+    }
     bool cached = false;
     try {
         const bool cache =
@@ -249,6 +261,11 @@ void WriteBatch::sendPipeline(size_t begin, size_t end, bool thenCommit) {
     std::vector<long> results;
     std::vector<std::string> fresh;  // texts this pipeline prepares
     bool sent = true;
+    if (_connection._beginPending) {
+        _connection._beginPending = false;
+        sent = PQsendQueryParams(conn, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0);
+        results.push_back(-3);
+    }
     for (size_t i = begin; i < end && sent; ++i) {
         const Queued& q = _queued[i];
         const int count = static_cast<int>(q.params.size());

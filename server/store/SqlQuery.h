@@ -27,6 +27,18 @@ public:
 
     soci::session& session() { return *_session; }
     Dialect dialect() const { return _dialect; }
+
+    // PostgreSQL: the transaction's BEGIN waits for the first statement that writes, and goes
+    // out in the same round trip when that is a WriteBatch. Reads before it run on their own:
+    // under READ COMMITTED each statement sees what was committed when it began, in a
+    // transaction or not, and nothing of this transaction is written yet. A submission is
+    // then one round trip (BEGIN, its INSERTs, COMMIT), and a transaction that only reads
+    // costs no BEGIN and no COMMIT.
+    void beginWithFirstWrite() { _beginPending = true; }
+    // True while no statement of the transaction has needed BEGIN: there is nothing to
+    // commit or roll back. The caller clears it when the transaction ends.
+    bool beginPending() const { return _beginPending; }
+    void clearBegin() { _beginPending = false; }
     size_t preparedCount() const { return _prepared.size(); }
 
     // Statement texts built from a request (filters, IN lists of any length) could fill the
@@ -43,6 +55,7 @@ private:
     // PostgreSQL: the names WriteBatch prepared its texts under on this connection.
     std::unordered_map<std::string, std::string> _pipelined;
     long long _pipelinedCount = 0;
+    bool _beginPending = false;
 };
 
 // One SQL statement with its bound values and result columns.

@@ -3,6 +3,8 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
@@ -15,14 +17,19 @@ using store::Connection;
 using store::Dialect;
 using store::SqlQuery;
 
-// A Connection on the database of a store URL, with a small table of three rows.
-std::unique_ptr<Connection> connectTo(const std::string& url) {
+// A Connection on the database of a store URL.
+std::unique_ptr<Connection> open(const std::string& url) {
     const bool sqlite = url.rfind("sqlite3://", 0) == 0;
     const std::string rest = url.substr(url.find("://") + 3);
     auto session = std::make_unique<soci::session>(
         sqlite ? *soci::factory_sqlite3() : *soci::factory_postgresql(), rest);
-    auto db = std::make_unique<Connection>(std::move(session),
-                                           sqlite ? Dialect::Sqlite : Dialect::Postgres);
+    return std::make_unique<Connection>(std::move(session),
+                                        sqlite ? Dialect::Sqlite : Dialect::Postgres);
+}
+
+// The same, with a small table of three rows.
+std::unique_ptr<Connection> connectTo(const std::string& url) {
+    auto db = open(url);
     SqlQuery(*db).run("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, n INTEGER)");
     for (long long id = 1; id <= 3; ++id) {
         SqlQuery(*db)
@@ -40,6 +47,14 @@ std::string nameOf(Connection& db, long long id) {
     query.into(name).bind(id);
     CPPUNIT_ASSERT(query.run("SELECT name FROM items WHERE id = :id"));
     return name;
+}
+
+long long valueOf(Connection& db, long long id) {
+    long long n = 0;
+    SqlQuery query(db);
+    query.into(n).bind(id);
+    CPPUNIT_ASSERT(query.run("SELECT n FROM items WHERE id = :id"));
+    return n;
 }
 
 long long preparedOnServer(Connection& db) {
@@ -60,6 +75,7 @@ class SqlQueryTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testCacheIsBounded);
     CPPUNIT_TEST(testUnfinishedReadDoesNotPinTheSqliteLog);
     CPPUNIT_TEST(testPlanWithValuesFollowsTheTableAsItGrows);
+    CPPUNIT_TEST(testBeginWaitsForTheFirstWrite);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -262,6 +278,64 @@ public:
             SqlQuery(*db).run("COMMIT");
             CPPUNIT_ASSERT_EQUAL(0LL, after.first - before.first);
             CPPUNIT_ASSERT(after.second - before.second >= 10);
+        });
+    }
+
+    // PostgreSQL: a transaction's BEGIN goes out with its first write, in the same round trip
+    // when that is a WriteBatch; reads before it run on their own. Two statements in one
+    // transaction get the same transaction id; two on their own, two ids.
+    void testBeginWaitsForTheFirstWrite() {
+        forEachBackend([](const std::string& url) {
+            auto db = connectTo(url);
+            if (db->dialect() == Dialect::Sqlite) return;  // SQLite's BEGIN costs no round trip
+            auto other = open(url);                        // sees only what was committed
+            auto inTransaction = [&] {
+                auto xid = [&] {
+                    long long id = 0;
+                    SqlQuery(*db).into(id).run("SELECT txid_current()");
+                    return id;
+                };
+                return xid() == xid();
+            };
+            // Reads only: no transaction, and nothing to commit or roll back.
+            db->beginWithFirstWrite();
+            CPPUNIT_ASSERT(!inTransaction());
+            CPPUNIT_ASSERT_EQUAL(std::string("item1"), nameOf(*db, 1));
+            CPPUNIT_ASSERT(db->beginPending());
+            db->clearBegin();
+            // A statement that writes opens the transaction first.
+            db->beginWithFirstWrite();
+            SqlQuery(*db).bind(99LL).run("UPDATE items SET n = :n WHERE id = 1");
+            CPPUNIT_ASSERT(!db->beginPending());
+            CPPUNIT_ASSERT(inTransaction());
+            CPPUNIT_ASSERT_EQUAL(10LL, valueOf(*other, 1));  // not committed yet
+            SqlQuery(*db).run("ROLLBACK");
+            CPPUNIT_ASSERT_EQUAL(10LL, valueOf(*db, 1));
+            // In a batch, BEGIN rides along: what the batch wrote is still rolled back.
+            db->beginWithFirstWrite();
+            {
+                store::WriteBatch batch(*db);
+                SqlQuery update(*db);
+                update.bind(55LL);
+                batch.add(update, "UPDATE items SET n = :n WHERE id = 2");
+                CPPUNIT_ASSERT(!batch.send(false));
+            }
+            CPPUNIT_ASSERT(!db->beginPending());
+            CPPUNIT_ASSERT(inTransaction());
+            CPPUNIT_ASSERT_EQUAL(55LL, valueOf(*db, 2));
+            SqlQuery(*db).run("ROLLBACK");
+            CPPUNIT_ASSERT_EQUAL(20LL, valueOf(*db, 2));
+            // BEGIN, the writes and COMMIT in one round trip.
+            db->beginWithFirstWrite();
+            {
+                store::WriteBatch batch(*db);
+                SqlQuery update(*db);
+                update.bind(77LL);
+                batch.add(update, "UPDATE items SET n = :n WHERE id = 3");
+                CPPUNIT_ASSERT(batch.send(true));
+            }
+            CPPUNIT_ASSERT(!inTransaction());
+            CPPUNIT_ASSERT_EQUAL(77LL, valueOf(*other, 3));
         });
     }
 };

@@ -64,6 +64,16 @@ public:
                                  std::logic_error);
             CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
             store->transact([](Tx& tx) { CPPUNIT_ASSERT(tx.settings().empty()); });
+            // Written before the throw (the count makes the insert go out first): on
+            // PostgreSQL the INSERT carried the transaction's BEGIN, and is rolled back too.
+            CPPUNIT_ASSERT_THROW(store->transact([](Tx& tx) {
+                Job j = makeJob("c");
+                tx.insertJob(j);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(2), tx.countJobsByState()[JobState::Queued]);
+                throw std::logic_error("changed my mind");
+            }),
+                                 std::logic_error);
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
             // A store error mid-way rolls back the earlier statements too.
             CPPUNIT_ASSERT_THROW(store->transact([](Tx& tx) {
                 Job j = makeJob("c");
