@@ -324,7 +324,7 @@ void SociStore::inTransaction(Pool& pool, const char* begin, const std::function
             } else {
                 exec(db, begin);
             }
-            SociTx tx(db, keepsCount ? &_startedJobs : nullptr,
+            SociTx tx(db, keepsCount ? &_counts : nullptr,
                       _dialect == Dialect::Postgres ? &_ids : nullptr);
             fn(tx);
             tx.committing();

@@ -99,8 +99,8 @@ private:
     const std::string _displayUrl;  // for messages; no password
     Pool _writers;
     IdBlocks _ids;  // PostgreSQL: see SociTx
-    // The started jobs as last committed, when counted (SociTx::countJobsInState).
-    StartedCount _startedJobs;
+    // The started and the queued jobs as last committed, when counted (SociTx).
+    KeptCounts _counts;
     // SQLite only (WAL lets readers run beside the writer); a :memory: database has none,
     // since every connection to it would be a database of its own.
     Pool _readers;

@@ -33,14 +33,14 @@ private:
     std::deque<std::int64_t> _free[2];
 };
 
-// The count of started jobs as last committed, kept across transactions: admission asks for
-// it in every batch, and counting walks every started job's index entries (dead ones too, on
-// PostgreSQL, until a vacuum). Each transaction adds its change at COMMIT. A count read from
-// the database is kept only when no transaction that changes the count was committing from
-// just before the read until this transaction's own COMMIT was done: such a commit may or
-// may not be in what was read. With one writer (SQLite) that never happens; on PostgreSQL
-// several writer connections may commit at once. Thread-safe.
-class StartedCount {
+// The count of jobs in one state as last committed, kept across transactions: admission asks
+// in every batch how many jobs are started and which are queued, and each answer walks an
+// index (dead entries too, on PostgreSQL, until a vacuum). Each transaction adds its change
+// at COMMIT. A count read from the database is kept only when no transaction that changes
+// the count was committing from just before the read until this transaction's own COMMIT
+// was done: such a commit may or may not be in what was read. With one writer (SQLite) that
+// never happens; on PostgreSQL several writer connections may commit at once. Thread-safe.
+class KeptCount {
 public:
     // The count, when known.
     std::optional<std::int64_t> value() const;
@@ -66,6 +66,12 @@ private:
     int _committing = 0;            // of those, not done yet
 };
 
+// The kept counts a writer's transactions follow.
+struct KeptCounts {
+    KeptCount started;
+    KeptCount queued;
+};
+
 // The Tx of SociStore: every method is one or two SQL statements on the session whose
 // transaction SociStore::transact opened. All SQL of the project lives in the SociTx*.cpp
 // files, split by area (jobs, tasks, logs/settings/schedules, outbox).
@@ -79,12 +85,17 @@ private:
 // Not thread-safe: used by the one thread that runs the transaction.
 class SociTx : public Tx {
 public:
-    // `startedJobs`, when given, is the count of started jobs as last committed, kept by
-    // the store across transactions; see countJobsInState and committing/committed.
+    // `counts`, when given, are the counts of started and of queued jobs as last committed,
+    // kept by the store across transactions; see countJobsInState, queuedJobs and
+    // committing/committed.
     // `ids`, when given, hands out the ids of new jobs and tasks, whose INSERTs then wait
     // for the next WriteBatch like the updates (PostgreSQL; SQLite has no round trips to save).
-    explicit SociTx(Connection& db, StartedCount* startedJobs = nullptr, IdBlocks* ids = nullptr)
-        : _db(db), _dialect(db.dialect()), _startedJobs(startedJobs), _ids(ids) {}
+    explicit SociTx(Connection& db, KeptCounts* counts = nullptr, IdBlocks* ids = nullptr)
+        : _db(db),
+          _dialect(db.dialect()),
+          _started(counts ? &counts->started : nullptr),
+          _queued(counts ? &counts->queued : nullptr),
+          _ids(ids) {}
 
     std::int64_t insertJob(Job& job) override;
     std::optional<Job> findJob(std::int64_t id) override;
@@ -133,8 +144,8 @@ public:
     // Writes what is not written yet (updates, log rows); SociStore calls it before COMMIT.
     // thenCommit: see WriteBatch::send, whose answer it returns.
     bool flush(bool thenCommit = false);
-    // Just before COMMIT, after it, and when its outcome is unknown: keep the count of
-    // started jobs up to date.
+    // Just before COMMIT, after it, and when its outcome is unknown: keep the counts of
+    // started and queued jobs up to date.
     void committing();
     void committed();
     void commitLost();
@@ -205,15 +216,25 @@ private:
     std::map<std::tuple<std::int64_t, int, std::uint32_t>, std::int64_t> _stageWitnesses;
     // anyStageTask's probes that found nothing, true until a task row is written.
     std::set<std::tuple<std::int64_t, int, std::uint32_t>> _stageAbsent;
-    // Admission counts the started jobs in every batch; counting walks all of them. So the
-    // count is kept: this transaction's change to it, known while every job it wrote was
-    // seen first (an unseen row's old state is unknown), and the count before it, once read.
-    StartedCount* _startedJobs;
-    std::int64_t _startedChange = 0;
-    bool _startedChangeKnown = true;
-    std::optional<std::int64_t> _startedBefore;
-    StartedCount::Ticket _startedTicket;
-    std::uint64_t _startedCommit = 0;
+    // Admission counts the started jobs and reads the queue in every batch. So both counts
+    // are kept (KeptCount): this transaction's change to each, known while every job it wrote
+    // was seen first (an unseen row's old state is unknown), and the count before it, once
+    // read. A known queued count of 0 spares the queue's read.
+    struct CountInTx {
+        explicit CountInTx(KeptCount* count) : kept(count) {}
+        KeptCount* kept;
+        std::int64_t change = 0;
+        std::optional<std::int64_t> before;
+        KeptCount::Ticket ticket;
+        std::uint64_t commit = 0;
+    };
+    CountInTx _started;
+    CountInTx _queued;
+    std::optional<std::int64_t> changeIfKnown(const CountInTx& count) const;
+    bool _changesKnown = true;
+    // Some job row of this transaction was written: the database's rows are no longer the
+    // last commit's.
+    bool _jobsWritten = false;
     IdBlocks* _ids;
 };
 

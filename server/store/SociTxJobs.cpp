@@ -79,7 +79,8 @@ std::int64_t countOf(Connection& db, const std::string& sql, const std::vector<l
 }  // namespace
 
 std::int64_t SociTx::insertJob(Job& job) {
-    if (job.state == JobState::Started) ++_startedChange;
+    _started.change += job.state == JobState::Started;
+    _queued.change += job.state == JobState::Queued;
     const TimeMs now = nowMs();
     if (job.createdAt == 0) job.createdAt = now;
     if (job.updatedAt == 0) job.updatedAt = now;
@@ -87,6 +88,8 @@ std::int64_t SociTx::insertJob(Job& job) {
     if (job.runAt == 0) job.runAt = job.createdAt;
     job.id = insertRow(IdBlocks::Table::Jobs, _jobsNew,
                        [&](SqlQuery& query) { return jobInsert(job, query, false); });
+    // Without _ids (SQLite) the row is written already: the queue must be read to find it.
+    _jobsWritten = _jobsWritten || !_ids;
     _jobsSeen[job.id] = job;
     _wholeJobs[job.id];  // no task yet: every one it gets is inserted here
     return job.id;
@@ -217,7 +220,8 @@ void SociTx::updateJob(Job& job) {
     if (seen == _jobsSeen.end()) {
         // A row this transaction has not read may not exist, and its old values are not
         // known: write every column now.
-        _startedChangeKnown = false;
+        _changesKnown = false;
+        _jobsWritten = true;
         SqlQuery query(_db);
         query.run(jobUpdate(job, nullptr, query));
         if (query.affectedRows() == 0) {
@@ -226,7 +230,8 @@ void SociTx::updateJob(Job& job) {
         _jobsSeen[job.id] = job;
         return;
     }
-    _startedChange += (job.state == JobState::Started) - (seen->second.state == JobState::Started);
+    _started.change += (job.state == JobState::Started) - (seen->second.state == JobState::Started);
+    _queued.change += (job.state == JobState::Queued) - (seen->second.state == JobState::Queued);
     // Written by writeChanges, with the other jobs' changes; a later change of this job in the
     // same transaction joins the same UPDATE (or its INSERT, not sent yet either). The row as
     // stored is kept to name what changed.
@@ -265,6 +270,7 @@ std::string SociTx::jobUpdate(const Job& job, const Job* before, SqlQuery& query
 }
 
 void SociTx::addJobWrites(WriteBatch& batch) {
+    _jobsWritten = _jobsWritten || !_jobsNew.empty() || !_jobsStored.empty();
     for (std::int64_t id : _jobsNew) {
         SqlQuery query(_db);
         const std::string sql = jobInsert(_jobsSeen.at(id), query, true);
@@ -284,11 +290,27 @@ std::vector<Job> SociTx::queuedJobs(int limit) {
     // admission leaves them (an INSERT of a started job, not an INSERT and an UPDATE), and
     // the query waits for no write. Rows changed here are skipped: one more row is read
     // for each, so `limit` are still there.
-    auto rows = selectJobs(
-        _db,
-        std::string("FROM jobs WHERE ") + kQueuedJobTerm +
-            " ORDER BY priority, run_at, id LIMIT :limit",
-        [&](SqlQuery& q) { q.bind(static_cast<long long>(limit + _jobsStored.size())); });
+    // While no job of this transaction is written, the rows are the last commit's: when it
+    // left none queued, there is nothing to read, and a read that got them all counts them.
+    const bool asCommitted = _queued.kept && _changesKnown && !_jobsWritten;
+    std::vector<Job> rows;
+    const std::optional<std::int64_t> kept =
+        asCommitted ? _queued.kept->value() : std::optional<std::int64_t>();
+    if (!kept || *kept > 0) {
+        if (asCommitted) _queued.ticket = _queued.kept->beforeRead();
+        const size_t wanted = limit + _jobsStored.size();
+        rows = selectJobs(_db,
+                          std::string("FROM jobs WHERE ") + kQueuedJobTerm +
+                              " ORDER BY priority, run_at, id LIMIT :limit",
+                          [&](SqlQuery& q) { q.bind(static_cast<long long>(wanted)); });
+        if (asCommitted && !kept) {
+            // The ticket and the count go together: a later read replaces both.
+            _queued.before =
+                rows.size() < wanted
+                    ? std::optional<std::int64_t>(static_cast<std::int64_t>(rows.size()))
+                    : std::nullopt;
+        }
+    }
     std::vector<Job> jobs;
     for (Job& row : rows) {
         if (_jobsStored.count(row.id)) continue;  // its kept copy decides, below
@@ -363,60 +385,61 @@ std::int64_t SociTx::countStartedBelowPriority(int threshold) {
 }
 
 std::int64_t SociTx::countJobsInState(JobState state) {
-    const bool keep = state == JobState::Started && _startedJobs && _startedChangeKnown;
+    const bool keep = state == JobState::Started && _started.kept && _changesKnown;
     if (keep) {
-        if (auto kept = _startedJobs->value()) return *kept + _startedChange;
-        _startedTicket = _startedJobs->beforeRead();
+        if (auto kept = _started.kept->value()) return *kept + _started.change;
+        _started.ticket = _started.kept->beforeRead();
     }
     writeChanges();
     const std::int64_t count = countOf(_db, "SELECT COUNT(*) FROM jobs WHERE queue_state = :state",
                                        {static_cast<long long>(state)});
-    if (keep) _startedBefore = count - _startedChange;
+    if (keep) _started.before = count - _started.change;
     return count;
 }
 
-namespace {
-std::optional<std::int64_t> changeIfKnown(bool known, std::int64_t change) {
-    return known ? std::optional<std::int64_t>(change) : std::nullopt;
-}
-}  // namespace
-
 void SociTx::committing() {
-    if (_startedJobs) {
-        _startedCommit =
-            _startedJobs->committing(changeIfKnown(_startedChangeKnown, _startedChange));
+    for (CountInTx* count : {&_started, &_queued}) {
+        if (count->kept) count->commit = count->kept->committing(changeIfKnown(*count));
     }
 }
 
 void SociTx::committed() {
-    if (!_startedJobs) return;
-    _startedJobs->committed(changeIfKnown(_startedChangeKnown, _startedChange), _startedCommit,
-                            _startedChangeKnown ? _startedBefore : std::nullopt, _startedTicket);
+    for (CountInTx* count : {&_started, &_queued}) {
+        if (!count->kept) continue;
+        count->kept->committed(changeIfKnown(*count), count->commit,
+                               _changesKnown ? count->before : std::nullopt, count->ticket);
+    }
 }
 
 void SociTx::commitLost() {
-    if (_startedJobs) _startedJobs->commitLost(changeIfKnown(_startedChangeKnown, _startedChange));
+    for (CountInTx* count : {&_started, &_queued}) {
+        if (count->kept) count->kept->commitLost(changeIfKnown(*count));
+    }
 }
 
-std::optional<std::int64_t> StartedCount::value() const {
+std::optional<std::int64_t> SociTx::changeIfKnown(const CountInTx& count) const {
+    return _changesKnown ? std::optional<std::int64_t>(count.change) : std::nullopt;
+}
+
+std::optional<std::int64_t> KeptCount::value() const {
     std::lock_guard<std::mutex> lock(_mutex);
     return _value;
 }
 
-StartedCount::Ticket StartedCount::beforeRead() const {
+KeptCount::Ticket KeptCount::beforeRead() const {
     std::lock_guard<std::mutex> lock(_mutex);
     return {_generation, _committing == 0};
 }
 
-std::uint64_t StartedCount::committing(const std::optional<std::int64_t>& change) {
+std::uint64_t KeptCount::committing(const std::optional<std::int64_t>& change) {
     std::lock_guard<std::mutex> lock(_mutex);
     if (change && *change == 0) return _generation;  // changes nothing: never in the way
     ++_committing;
     return ++_generation;
 }
 
-void StartedCount::committed(const std::optional<std::int64_t>& change, std::uint64_t mine,
-                             const std::optional<std::int64_t>& read, const Ticket& ticket) {
+void KeptCount::committed(const std::optional<std::int64_t>& change, std::uint64_t mine,
+                          const std::optional<std::int64_t>& read, const Ticket& ticket) {
     std::lock_guard<std::mutex> lock(_mutex);
     const bool changes = !change || *change != 0;
     if (changes) --_committing;
@@ -432,7 +455,7 @@ void StartedCount::committed(const std::optional<std::int64_t>& change, std::uin
     }
 }
 
-void StartedCount::commitLost(const std::optional<std::int64_t>& change) {
+void KeptCount::commitLost(const std::optional<std::int64_t>& change) {
     std::lock_guard<std::mutex> lock(_mutex);
     if (!change || *change != 0) --_committing;
     _value.reset();
