@@ -83,8 +83,8 @@ void exec(Connection& db, const std::string& sql) { SqlQuery(db).run(sql); }
 // True when the session still works after a failure: it can roll back.
 bool rollback(Connection& db) {
     try {
-        if (db.beginPending()) {
-            db.clearBegin();  // no transaction was opened: nothing to roll back
+        if (db.noTransaction()) {
+            db.endTransaction();  // none was opened: nothing to roll back
             return db.session().is_connected();
         }
         exec(db, "ROLLBACK");
@@ -313,13 +313,16 @@ void SociStore::withSession(Pool& pool, const std::function<void(Connection&)>& 
     }
 }
 
-void SociStore::inTransaction(Pool& pool, const char* begin, const std::function<void(Tx&)>& fn) {
+void SociStore::inTransaction(Pool& pool, const char* begin, const std::function<void(Tx&)>& fn,
+                              bool oneWrite) {
     withSession(
         pool,
         [&](Connection& db) {
             // Writers see every change to the jobs (SQLite's readers cannot write).
             const bool keepsCount = &pool == &_writers;
-            if (_dialect == Dialect::Postgres) {
+            if (_dialect == Dialect::Postgres && oneWrite) {
+                db.oneWriteOnly();
+            } else if (_dialect == Dialect::Postgres) {
                 db.beginWithFirstWrite();
             } else {
                 exec(db, begin);
@@ -330,8 +333,8 @@ void SociStore::inTransaction(Pool& pool, const char* begin, const std::function
             tx.committing();
             try {
                 // The last writes and COMMIT in one round trip where they can go together.
-                if (!tx.flush(true) && !db.beginPending()) exec(db, "COMMIT");
-                db.clearBegin();  // nothing was written: no transaction was opened
+                if (!tx.flush(true) && !db.noTransaction()) exec(db, "COMMIT");
+                db.endTransaction();
             } catch (...) {
                 tx.commitLost();  // whether it committed is not known
                 throw;
@@ -343,6 +346,10 @@ void SociStore::inTransaction(Pool& pool, const char* begin, const std::function
 
 void SociStore::transact(const std::function<void(Tx&)>& fn) {
     inTransaction(_writers, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN", fn);
+}
+
+void SociStore::transactOneWrite(const std::function<void(Tx&)>& fn) {
+    inTransaction(_writers, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN", fn, true);
 }
 
 void SociStore::read(const std::function<void(Tx&)>& fn) {

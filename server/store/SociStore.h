@@ -44,6 +44,7 @@ public:
     void migrate();
 
     void transact(const std::function<void(Tx&)>& fn) override;
+    void transactOneWrite(const std::function<void(Tx&)>& fn) override;
     void read(const std::function<void(Tx&)>& fn) override;
     std::string backend() const override;
     bool ping() override;
@@ -84,9 +85,10 @@ private:
     void withSession(const std::function<void(Connection&)>& body, int attempts) {
         withSession(_writers, body, attempts);
     }
-    // fn in one transaction opened with `begin` on a connection of pool; log rows flushed
-    // before COMMIT.
-    void inTransaction(Pool& pool, const char* begin, const std::function<void(Tx&)>& fn);
+    // fn in one transaction opened with `begin` on a connection of pool (on PostgreSQL, with
+    // its first write; oneWrite: none, see transactOneWrite); log rows flushed before COMMIT.
+    void inTransaction(Pool& pool, const char* begin, const std::function<void(Tx&)>& fn,
+                       bool oneWrite = false);
     std::unique_ptr<Connection> connect(bool readOnly = false);
     // SQLite: copies the write-ahead log into the database file on a thread of its own.
     void checkpointLoop();

@@ -29,6 +29,18 @@ Connection::Connection(std::unique_ptr<soci::session> session, Dialect dialect)
 
 Connection::~Connection() { _prepared.clear(); }
 
+bool Connection::beforeWrites(size_t count) {
+    if (_begin == Begin::WithFirstWrite) {
+        _begin = Begin::ByCaller;
+        return true;
+    }
+    if (_begin == Begin::Never) {
+        _writes += static_cast<int>(count);
+        if (_writes > 1) throw StoreError("a transaction of one write wrote more than once");
+    }
+    return false;
+}
+
 namespace {
 
 void exchangeParam(soci::statement& statement, SqlQuery::Param& param) {
@@ -101,8 +113,7 @@ SqlQuery& SqlQuery::bindNullable(long long value, soci::indicator indicator) {
 
 bool SqlQuery::run(const std::string& sql) {
     finish();
-    if (_connection && _connection->_beginPending && !onlyReads(sql)) {
-        _connection->_beginPending = false;
+    if (_connection && !onlyReads(sql) && _connection->beforeWrites(1)) {
         SqlQuery(*_connection).run("BEGIN");
     }
     bool cached = false;
@@ -239,8 +250,10 @@ void WriteBatch::add(SqlQuery& query, const std::string& sql, const std::string&
 }
 
 bool WriteBatch::send(bool thenCommit) {
-    // Nothing to send: COMMIT alone is the caller's one round trip either way.
-    bool commit = thenCommit && _connection.dialect() == Dialect::Postgres && !_queued.empty();
+    // Nothing to send: COMMIT alone is the caller's one round trip either way. Without a
+    // transaction (Connection::oneWriteOnly) there is nothing to commit.
+    bool commit = thenCommit && _connection.dialect() == Dialect::Postgres && !_queued.empty() &&
+                  _connection._begin != Connection::Begin::Never;
     for (const Queued& q : _queued) commit = commit && q.notFound.empty();
     for (size_t begin = 0; begin < _queued.size(); begin += kMaxPipeline) {
         const size_t end = std::min(_queued.size(), begin + kMaxPipeline);
@@ -254,6 +267,7 @@ void WriteBatch::sendPipeline(size_t begin, size_t end, bool thenCommit) {
     // static_cast: the dialect says which backend it is (as for SQLite in resetIfSqlite).
     PGconn* conn =
         static_cast<soci::postgresql_session_backend*>(_connection.session().get_backend())->conn_;
+    const bool withBegin = _connection.beforeWrites(end - begin);
     if (PQenterPipelineMode(conn) != 1) {
         throw StoreError("cannot send a batch of writes: " + oneLine(PQerrorMessage(conn)));
     }
@@ -261,8 +275,7 @@ void WriteBatch::sendPipeline(size_t begin, size_t end, bool thenCommit) {
     std::vector<long> results;
     std::vector<std::string> fresh;  // texts this pipeline prepares
     bool sent = true;
-    if (_connection._beginPending) {
-        _connection._beginPending = false;
+    if (withBegin) {
         sent = PQsendQueryParams(conn, "BEGIN", 0, nullptr, nullptr, nullptr, nullptr, 0);
         results.push_back(-3);
     }

@@ -34,11 +34,19 @@ public:
     // transaction or not, and nothing of this transaction is written yet. A submission is
     // then one round trip (BEGIN, its INSERTs, COMMIT), and a transaction that only reads
     // costs no BEGIN and no COMMIT.
-    void beginWithFirstWrite() { _beginPending = true; }
-    // True while no statement of the transaction has needed BEGIN: there is nothing to
-    // commit or roll back. The caller clears it when the transaction ends.
-    bool beginPending() const { return _beginPending; }
-    void clearBegin() { _beginPending = false; }
+    void beginWithFirstWrite() { _begin = Begin::WithFirstWrite; }
+    // PostgreSQL: no BEGIN at all. Its one write (a second throws StoreError, before it is
+    // sent) is a transaction by itself: one round trip where BEGIN, the write and COMMIT
+    // were three.
+    void oneWriteOnly() {
+        _begin = Begin::Never;
+        _writes = 0;
+    }
+    // True while no transaction is open (BEGIN not sent yet, or never to be): there is
+    // nothing to commit or roll back.
+    bool noTransaction() const { return _begin != Begin::ByCaller; }
+    // The transaction is over: BEGIN is the caller's again.
+    void endTransaction() { _begin = Begin::ByCaller; }
     size_t preparedCount() const { return _prepared.size(); }
 
     // Statement texts built from a request (filters, IN lists of any length) could fill the
@@ -55,7 +63,10 @@ private:
     // PostgreSQL: the names WriteBatch prepared its texts under on this connection.
     std::unordered_map<std::string, std::string> _pipelined;
     long long _pipelinedCount = 0;
-    bool _beginPending = false;
+    enum class Begin { ByCaller, WithFirstWrite, Never } _begin = Begin::ByCaller;
+    int _writes = 0;  // Begin::Never: statements that wrote
+    // Before `count` statements that write are sent: true when BEGIN must go first.
+    bool beforeWrites(size_t count);
 };
 
 // One SQL statement with its bound values and result columns.

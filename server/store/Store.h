@@ -159,9 +159,16 @@ public:
     // lost during COMMIT may run fn again although the first commit went through.
     virtual void transact(const std::function<void(Tx&)>& fn) = 0;
 
-    // Runs fn, which only reads, in a transaction of its own: one consistent snapshot. On
-    // SQLite it runs on a reader connection beside the writer, so GET requests never wait
-    // behind the engine's writes; a write in fn fails with StoreError there.
+    // As transact, for fn whose only write is one statement (reads may come before it): on
+    // PostgreSQL that statement is a transaction by itself, without BEGIN and COMMIT, one
+    // round trip where they made three. A second write throws StoreError before it is sent.
+    // fn must not throw after its write: that is committed already.
+    virtual void transactOneWrite(const std::function<void(Tx&)>& fn) { transact(fn); }
+
+    // Runs fn, which only reads, in a transaction of its own. On SQLite that is one
+    // consistent snapshot, on a reader connection beside the writer, so GET requests never
+    // wait behind the engine's writes; a write in fn fails with StoreError there. On
+    // PostgreSQL (READ COMMITTED) each statement sees the last commit when it begins.
     virtual void read(const std::function<void(Tx&)>& fn) { transact(fn); }
 
     // "sqlite3" or "postgresql".

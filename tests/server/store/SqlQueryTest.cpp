@@ -76,6 +76,7 @@ class SqlQueryTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUnfinishedReadDoesNotPinTheSqliteLog);
     CPPUNIT_TEST(testPlanWithValuesFollowsTheTableAsItGrows);
     CPPUNIT_TEST(testBeginWaitsForTheFirstWrite);
+    CPPUNIT_TEST(testOneWriteIsATransactionByItself);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -301,12 +302,12 @@ public:
             db->beginWithFirstWrite();
             CPPUNIT_ASSERT(!inTransaction());
             CPPUNIT_ASSERT_EQUAL(std::string("item1"), nameOf(*db, 1));
-            CPPUNIT_ASSERT(db->beginPending());
-            db->clearBegin();
+            CPPUNIT_ASSERT(db->noTransaction());
+            db->endTransaction();
             // A statement that writes opens the transaction first.
             db->beginWithFirstWrite();
             SqlQuery(*db).bind(99LL).run("UPDATE items SET n = :n WHERE id = 1");
-            CPPUNIT_ASSERT(!db->beginPending());
+            CPPUNIT_ASSERT(!db->noTransaction());
             CPPUNIT_ASSERT(inTransaction());
             CPPUNIT_ASSERT_EQUAL(10LL, valueOf(*other, 1));  // not committed yet
             SqlQuery(*db).run("ROLLBACK");
@@ -320,7 +321,7 @@ public:
                 batch.add(update, "UPDATE items SET n = :n WHERE id = 2");
                 CPPUNIT_ASSERT(!batch.send(false));
             }
-            CPPUNIT_ASSERT(!db->beginPending());
+            CPPUNIT_ASSERT(!db->noTransaction());
             CPPUNIT_ASSERT(inTransaction());
             CPPUNIT_ASSERT_EQUAL(55LL, valueOf(*db, 2));
             SqlQuery(*db).run("ROLLBACK");
@@ -336,6 +337,47 @@ public:
             }
             CPPUNIT_ASSERT(!inTransaction());
             CPPUNIT_ASSERT_EQUAL(77LL, valueOf(*other, 3));
+        });
+    }
+
+    // PostgreSQL: a transaction of one write has no BEGIN; the write commits by itself, and
+    // a second one is refused before it is sent, alone or in a batch.
+    void testOneWriteIsATransactionByItself() {
+        forEachBackend([](const std::string& url) {
+            auto db = connectTo(url);
+            if (db->dialect() == Dialect::Sqlite) return;  // SQLite's BEGIN costs no round trip
+            auto other = open(url);
+            db->oneWriteOnly();
+            CPPUNIT_ASSERT_EQUAL(std::string("item1"), nameOf(*db, 1));
+            SqlQuery(*db).bind(11LL).run("UPDATE items SET n = :n WHERE id = 1");
+            CPPUNIT_ASSERT(db->noTransaction());
+            CPPUNIT_ASSERT_EQUAL(11LL, valueOf(*other, 1));  // committed already
+            CPPUNIT_ASSERT_THROW(
+                SqlQuery(*db).bind(12LL).run("UPDATE items SET n = :n WHERE id = 2"), StoreError);
+            CPPUNIT_ASSERT_EQUAL(20LL, valueOf(*other, 2));
+            db->endTransaction();
+            // In a batch: no BEGIN and no COMMIT around it.
+            db->oneWriteOnly();
+            {
+                store::WriteBatch batch(*db);
+                SqlQuery update(*db);
+                update.bind(33LL);
+                batch.add(update, "UPDATE items SET n = :n WHERE id = 3");
+                CPPUNIT_ASSERT(!batch.send(true));  // nothing to commit
+            }
+            CPPUNIT_ASSERT_EQUAL(33LL, valueOf(*other, 3));
+            {
+                store::WriteBatch batch(*db);
+                for (long long id : {1LL, 2LL}) {
+                    SqlQuery update(*db);
+                    update.bind(id);
+                    batch.add(update, "UPDATE items SET n = 0 WHERE id = :id");
+                }
+                CPPUNIT_ASSERT_THROW(batch.send(false), StoreError);
+            }
+            db->endTransaction();
+            CPPUNIT_ASSERT_EQUAL(11LL, valueOf(*other, 1));
+            CPPUNIT_ASSERT_EQUAL(20LL, valueOf(*other, 2));
         });
     }
 };
