@@ -475,12 +475,14 @@ public:
     // The store keeps every task of a small job once it has read them (prefetchTasks on
     // PostgreSQL, listTasks on both), and then answers a job's queries from what it keeps.
     // Those answers, after changes and new tasks in the same transaction, must be the
-    // database's after COMMIT. A job of more tasks than prefetchTasks reads whole is asked
-    // too, before and after listTasks has read it.
+    // database's after COMMIT. Jobs of more tasks than prefetchTasks reads whole are asked
+    // too, before and after listTasks has read them.
     void testJobsKeptWholeAnswerAsTheDatabaseDoes() {
         forEachBackend([](const std::string& url) {
             auto store = Store::open(url);
-            for (const int size : {3, store::SociTx::kWholeJobTasks + 8}) {
+            // With the later task, jobs of kWholeJobTasks tasks, one more and two more.
+            constexpr int kWhole = store::SociTx::kWholeJobTasks;
+            for (const int size : {3, kWhole - 1, kWhole, kWhole + 1, kWhole + 8}) {
                 const auto jobId = addJob(*store, makeJob("c"));
                 std::vector<Task> tasks;
                 store->transact([&](Tx& tx) {
