@@ -57,6 +57,15 @@ long long valueOf(Connection& db, long long id) {
     return n;
 }
 
+// Sets item `id`'s n in a WriteBatch of that one UPDATE; what send(thenCommit) returns.
+bool batchUpdate(Connection& db, long long id, long long n, bool thenCommit) {
+    store::WriteBatch batch(db);
+    SqlQuery update(db);
+    update.bind(n).bind(id);
+    batch.add(update, "UPDATE items SET n = :n WHERE id = :id");
+    return batch.send(thenCommit);
+}
+
 long long preparedOnServer(Connection& db) {
     long long n = 0;
     SqlQuery(db.session()).into(n).run("SELECT COUNT(*) FROM pg_prepared_statements");
@@ -314,13 +323,7 @@ public:
             CPPUNIT_ASSERT_EQUAL(10LL, valueOf(*db, 1));
             // In a batch, BEGIN rides along: what the batch wrote is still rolled back.
             db->beginWithFirstWrite();
-            {
-                store::WriteBatch batch(*db);
-                SqlQuery update(*db);
-                update.bind(55LL);
-                batch.add(update, "UPDATE items SET n = :n WHERE id = 2");
-                CPPUNIT_ASSERT(!batch.send(false));
-            }
+            CPPUNIT_ASSERT(!batchUpdate(*db, 2, 55LL, false));
             CPPUNIT_ASSERT(!db->noTransaction());
             CPPUNIT_ASSERT(inTransaction());
             CPPUNIT_ASSERT_EQUAL(55LL, valueOf(*db, 2));
@@ -328,13 +331,7 @@ public:
             CPPUNIT_ASSERT_EQUAL(20LL, valueOf(*db, 2));
             // BEGIN, the writes and COMMIT in one round trip.
             db->beginWithFirstWrite();
-            {
-                store::WriteBatch batch(*db);
-                SqlQuery update(*db);
-                update.bind(77LL);
-                batch.add(update, "UPDATE items SET n = :n WHERE id = 3");
-                CPPUNIT_ASSERT(batch.send(true));
-            }
+            CPPUNIT_ASSERT(batchUpdate(*db, 3, 77LL, true));
             CPPUNIT_ASSERT(!inTransaction());
             CPPUNIT_ASSERT_EQUAL(77LL, valueOf(*other, 3));
         });
@@ -358,13 +355,7 @@ public:
             db->endTransaction();
             // In a batch: no BEGIN and no COMMIT around it.
             db->oneWriteOnly();
-            {
-                store::WriteBatch batch(*db);
-                SqlQuery update(*db);
-                update.bind(33LL);
-                batch.add(update, "UPDATE items SET n = :n WHERE id = 3");
-                CPPUNIT_ASSERT(!batch.send(true));  // nothing to commit
-            }
+            CPPUNIT_ASSERT(!batchUpdate(*db, 3, 33LL, true));  // nothing to commit
             CPPUNIT_ASSERT_EQUAL(33LL, valueOf(*other, 3));
             {
                 store::WriteBatch batch(*db);
