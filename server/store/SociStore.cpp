@@ -85,9 +85,9 @@ bool rollback(Connection& db) {
     try {
         if (db.noTransaction()) {
             db.endTransaction();  // none was opened: nothing to roll back
-            return db.session().is_connected();
+        } else {
+            exec(db, "ROLLBACK");
         }
-        exec(db, "ROLLBACK");
         return db.session().is_connected();
     } catch (const std::exception&) {
         return false;
@@ -313,21 +313,23 @@ void SociStore::withSession(Pool& pool, const std::function<void(Connection&)>& 
     }
 }
 
-void SociStore::inTransaction(Pool& pool, const char* begin, const std::function<void(Tx&)>& fn,
-                              bool oneWrite) {
+void SociStore::inTransaction(Pool& pool, const std::function<void(Tx&)>& fn, bool oneWrite) {
     withSession(
         pool,
         [&](Connection& db) {
-            // Writers see every change to the jobs (SQLite's readers cannot write).
-            const bool keepsCount = &pool == &_writers;
+            // Writers see every change to the jobs, so they keep the counts (SQLite's readers
+            // cannot write).
+            const bool writer = &pool == &_writers;
             if (_dialect == Dialect::Postgres && oneWrite) {
                 db.oneWriteOnly();
             } else if (_dialect == Dialect::Postgres) {
                 db.beginWithFirstWrite();
             } else {
-                exec(db, begin);
+                // The writer takes SQLite's write lock at once; a reader's snapshot is taken
+                // at its first read and never waits for the writer.
+                exec(db, writer ? "BEGIN IMMEDIATE" : "BEGIN");
             }
-            SociTx tx(db, keepsCount ? &_counts : nullptr,
+            SociTx tx(db, writer ? &_counts : nullptr,
                       _dialect == Dialect::Postgres ? &_ids : nullptr);
             fn(tx);
             tx.committing();
@@ -344,18 +346,15 @@ void SociStore::inTransaction(Pool& pool, const char* begin, const std::function
         kAttempts);
 }
 
-void SociStore::transact(const std::function<void(Tx&)>& fn) {
-    inTransaction(_writers, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN", fn);
-}
+void SociStore::transact(const std::function<void(Tx&)>& fn) { inTransaction(_writers, fn); }
 
 void SociStore::transactOneWrite(const std::function<void(Tx&)>& fn) {
-    inTransaction(_writers, _dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN", fn, true);
+    inTransaction(_writers, fn, true);
 }
 
 void SociStore::read(const std::function<void(Tx&)>& fn) {
     if (_readers.max == 0) return transact(fn);
-    // Deferred: the snapshot is taken at the first read and never waits for the writer.
-    inTransaction(_readers, "BEGIN", fn);
+    inTransaction(_readers, fn);
 }
 
 void SociStore::migrate() {

@@ -85,10 +85,9 @@ private:
     void withSession(const std::function<void(Connection&)>& body, int attempts) {
         withSession(_writers, body, attempts);
     }
-    // fn in one transaction opened with `begin` on a connection of pool (on PostgreSQL, with
-    // its first write; oneWrite: none, see transactOneWrite); log rows flushed before COMMIT.
-    void inTransaction(Pool& pool, const char* begin, const std::function<void(Tx&)>& fn,
-                       bool oneWrite = false);
+    // fn in one transaction on a connection of pool (on PostgreSQL, begun with its first
+    // write; oneWrite: none, see transactOneWrite); its last writes go before COMMIT.
+    void inTransaction(Pool& pool, const std::function<void(Tx&)>& fn, bool oneWrite = false);
     std::unique_ptr<Connection> connect(bool readOnly = false);
     // SQLite: copies the write-ahead log into the database file on a thread of its own.
     void checkpointLoop();
