@@ -158,15 +158,23 @@ public:
     static constexpr size_t kMaxSkipped = 8;
     // prefetchTasks reads every task of the batch's jobs that have at most this many.
     static constexpr int kWholeJobTasks = 32;
+    // Rows a multi-row INSERT holds; fewer rows make other texts, up to this many of them.
+    static constexpr size_t kInsertChunk = 16;
 
 private:
     // The UPDATE of a job (only what differs from `before`, all columns without it) or a
     // task, with its values bound to query.
     std::string jobUpdate(const Job& job, const Job* before, SqlQuery& query);
     std::string taskUpdate(const Task& task, SqlQuery& query);
-    // The INSERT of a job or task; withId: with its id (from _ids), else the table's next.
-    std::string jobInsert(const Job& job, SqlQuery& query, bool withId);
-    std::string taskInsert(const Task& task, SqlQuery& query, bool withId);
+    // Bind the values of a job's or task's INSERT, in column order (kJobColumns,
+    // kTaskColumns); withId: with its id (from _ids) first, else the table gives it one.
+    static void bindJob(const Job& job, SqlQuery& query, bool withId);
+    static void bindTask(const Task& task, SqlQuery& query, bool withId);
+    // The INSERTs of `count` new rows, at most kInsertChunk rows a statement: on PostgreSQL
+    // the cost of a statement as such (binding, the executor's start) was most of a one-row
+    // INSERT's. bindRow(i, query) binds row i's values in the order of `columns`.
+    void addInserts(WriteBatch& batch, const std::string& table, const std::string& columns,
+                    size_t count, const std::function<void(size_t, SqlQuery&)>& bindRow);
     // The id of a new row: with _ids, taken from them, and its INSERT waits in `unwritten`;
     // without, the INSERT `insert` builds (its SQL, with values bound to the query) runs now.
     std::int64_t insertRow(IdBlocks::Table table, std::set<std::int64_t>& unwritten,

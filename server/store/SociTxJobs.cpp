@@ -1,5 +1,6 @@
 // Jobs: the rows behind POST /job, GET /jobs and the engine's admission.
 #include <algorithm>
+#include <cstring>
 #include <tuple>
 
 #include "server/store/Migrations.h"
@@ -14,6 +15,7 @@ const char* const kJobColumns =
     "id, client, workflow, priority, parameters, headers, context, content_id, queue_state,"
     " failed, persist, semaphore_url, message, stage, created_at, updated_at, run_at,"
     " started_at, finished_at";
+const char* const kJobColumnsButId = kJobColumns + std::strlen("id, ");
 
 // Receives one row of kJobColumns; the enum and flags go through ints.
 struct JobRow {
@@ -86,8 +88,10 @@ std::int64_t SociTx::insertJob(Job& job) {
     if (job.updatedAt == 0) job.updatedAt = now;
     // Job::runAt documents "createdAt when not given"; admission order relies on it.
     if (job.runAt == 0) job.runAt = job.createdAt;
-    job.id = insertRow(IdBlocks::Table::Jobs, _jobsNew,
-                       [&](SqlQuery& query) { return jobInsert(job, query, false); });
+    job.id = insertRow(IdBlocks::Table::Jobs, _jobsNew, [&](SqlQuery& query) {
+        bindJob(job, query, false);
+        return insertSql("jobs", kJobColumnsButId, 1);
+    });
     // Without _ids (SQLite) the row is written already: the queue must be read to find it.
     _jobsWritten = _jobsWritten || !_ids;
     _jobsSeen[job.id] = job;
@@ -95,7 +99,7 @@ std::int64_t SociTx::insertJob(Job& job) {
     return job.id;
 }
 
-std::string SociTx::jobInsert(const Job& job, SqlQuery& query, bool withId) {
+void SociTx::bindJob(const Job& job, SqlQuery& query, bool withId) {
     if (withId) query.bind(job.id);
     query.bind(job.client)
         .bind(job.workflow)
@@ -115,15 +119,6 @@ std::string SociTx::jobInsert(const Job& job, SqlQuery& query, bool withId) {
         .bind(job.runAt)
         .bind(job.startedAt)
         .bind(job.finishedAt);
-    return std::string("INSERT INTO jobs (") + (withId ? "id, " : "") +
-           "client, workflow, priority, parameters, headers, context,"
-           " content_id, queue_state, failed, persist, semaphore_url, message, stage, created_at,"
-           " updated_at, run_at, started_at, finished_at) VALUES (" +
-           (withId ? ":id, " : "") +
-           ":client, :workflow, :priority,"
-           " :parameters, :headers, :context, :content_id, :queue_state, :failed, :persist,"
-           " :semaphore_url, :message, :stage, :created_at, :updated_at, :run_at, :started_at,"
-           " :finished_at)";
 }
 
 std::optional<Job> SociTx::findJob(std::int64_t id) {
@@ -271,11 +266,9 @@ std::string SociTx::jobUpdate(const Job& job, const Job* before, SqlQuery& query
 
 void SociTx::addJobWrites(WriteBatch& batch) {
     _jobsWritten = _jobsWritten || !_jobsNew.empty() || !_jobsStored.empty();
-    for (std::int64_t id : _jobsNew) {
-        SqlQuery query(_db);
-        const std::string sql = jobInsert(_jobsSeen.at(id), query, true);
-        batch.add(query, sql);
-    }
+    const std::vector<std::int64_t> inserted(_jobsNew.begin(), _jobsNew.end());
+    addInserts(batch, "jobs", kJobColumns, inserted.size(),
+               [&](size_t i, SqlQuery& query) { bindJob(_jobsSeen.at(inserted[i]), query, true); });
     _jobsNew.clear();
     for (const auto& [id, stored] : _jobsStored) {
         SqlQuery query(_db);

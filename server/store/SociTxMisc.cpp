@@ -17,27 +17,16 @@ bool SociTx::flush(bool thenCommit) {
     WriteBatch batch(_db);
     addJobWrites(batch);
     addTaskWrites(batch);
-    // Chunks of at most kChunk rows: few distinct statement texts for the statement cache.
-    constexpr size_t kChunk = 16;
-    for (size_t start = 0; start < _logs.size(); start += kChunk) {
-        const size_t n = std::min(kChunk, _logs.size() - start);
-        std::string sql =
-            "INSERT INTO logs (job_id, task_id, severity, progname, message, created_at) VALUES ";
-        SqlQuery query(_db);
-        for (size_t i = 0; i < n; ++i) {
-            const LogEntry& e = _logs[start + i];
-            const std::string k = std::to_string(i);
-            sql += (i ? ", (:j" : "(:j") + k + ", :t" + k + ", :s" + k + ", :p" + k + ", :m" + k +
-                   ", :c" + k + ")";
-            query.bind(e.jobId)
-                .bind(e.taskId)
-                .bind(static_cast<long long>(e.severity))
-                .bind(e.progname)
-                .bind(e.message)
-                .bind(e.createdAt);
-        }
-        batch.add(query, sql);
-    }
+    addInserts(batch, "logs", "job_id, task_id, severity, progname, message, created_at",
+               _logs.size(), [&](size_t i, SqlQuery& query) {
+                   const LogEntry& e = _logs[i];
+                   query.bind(e.jobId)
+                       .bind(e.taskId)
+                       .bind(static_cast<long long>(e.severity))
+                       .bind(e.progname)
+                       .bind(e.message)
+                       .bind(e.createdAt);
+               });
     _logs.clear();
     return batch.send(thenCommit);
 }

@@ -1,5 +1,6 @@
 // Tasks: the engine's plan of a job, and the dispatcher's claims and leases.
 #include <algorithm>
+#include <cstring>
 #include <map>
 
 #include "server/store/Migrations.h"
@@ -14,6 +15,7 @@ const char* const kTaskColumns =
     "id, job_id, stage, name, kind, state, queue, target_worker, worker, attempt, max_attempts,"
     " priority, builtin, command, args, env, inputs, timeout_sec, output, message, exit_code,"
     " created_at, not_before, lease_until, started_at, finished_at";
+const char* const kTaskColumnsButId = kTaskColumns + std::strlen("id, ");
 
 // Receives one row of kTaskColumns.
 struct TaskRow {
@@ -93,8 +95,10 @@ const std::string kQueuedTerm = kQueuedTaskTerm;  // tasks_queued's condition: s
 std::int64_t SociTx::insertTask(Task& task) {
     if (task.createdAt == 0) task.createdAt = nowMs();
     if (!_ids) _stageAbsent.clear();  // written now, not among the changes anyStageTask scans
-    task.id = insertRow(IdBlocks::Table::Tasks, _tasksNew,
-                        [&](SqlQuery& query) { return taskInsert(task, query, false); });
+    task.id = insertRow(IdBlocks::Table::Tasks, _tasksNew, [&](SqlQuery& query) {
+        bindTask(task, query, false);
+        return insertSql("tasks", kTaskColumnsButId, 1);
+    });
     _tasksSeen[task.id] = task;
     auto whole = _wholeJobs.find(task.jobId);
     if (whole != _wholeJobs.end()) {
@@ -121,7 +125,17 @@ std::int64_t SociTx::insertRow(IdBlocks::Table table, std::set<std::int64_t>& un
     return id;
 }
 
-std::string SociTx::taskInsert(const Task& task, SqlQuery& query, bool withId) {
+void SociTx::addInserts(WriteBatch& batch, const std::string& table, const std::string& columns,
+                        size_t count, const std::function<void(size_t, SqlQuery&)>& bindRow) {
+    for (size_t start = 0; start < count; start += kInsertChunk) {
+        const size_t rows = std::min(kInsertChunk, count - start);
+        SqlQuery query(_db);
+        for (size_t i = start; i < start + rows; ++i) bindRow(i, query);
+        batch.add(query, insertSql(table, columns, rows));
+    }
+}
+
+void SociTx::bindTask(const Task& task, SqlQuery& query, bool withId) {
     int exitCode = task.exitCode.value_or(0);
     soci::indicator exitCodeIndicator = task.exitCode ? soci::i_ok : soci::i_null;
     if (withId) query.bind(task.id);
@@ -150,16 +164,6 @@ std::string SociTx::taskInsert(const Task& task, SqlQuery& query, bool withId) {
         .bind(task.leaseUntil)
         .bind(task.startedAt)
         .bind(task.finishedAt);
-    return std::string("INSERT INTO tasks (") + (withId ? "id, " : "") +
-           "job_id, stage, name, kind, state, queue, target_worker, worker,"
-           " attempt, max_attempts, priority, builtin, command, args, env, inputs, timeout_sec,"
-           " output, message, exit_code, created_at, not_before, lease_until, started_at,"
-           " finished_at) VALUES (" +
-           (withId ? ":id, " : "") +
-           ":job_id, :stage, :name, :kind, :state, :queue, :target_worker,"
-           " :worker, :attempt, :max_attempts, :priority, :builtin, :command, :args, :env,"
-           " :inputs, :timeout_sec, :output, :message, :exit_code, :created_at, :not_before,"
-           " :lease_until, :started_at, :finished_at)";
 }
 
 std::optional<Task> SociTx::findTask(std::int64_t id) {
@@ -321,11 +325,10 @@ void SociTx::updateTask(const Task& task) {
 }
 
 void SociTx::addTaskWrites(WriteBatch& batch) {
-    for (std::int64_t id : _tasksNew) {
-        SqlQuery query(_db);
-        const std::string sql = taskInsert(_tasksSeen.at(id), query, true);
-        batch.add(query, sql);
-    }
+    const std::vector<std::int64_t> inserted(_tasksNew.begin(), _tasksNew.end());
+    addInserts(batch, "tasks", kTaskColumns, inserted.size(), [&](size_t i, SqlQuery& query) {
+        bindTask(_tasksSeen.at(inserted[i]), query, true);
+    });
     _tasksNew.clear();
     for (std::int64_t id : _tasksDirty) {
         SqlQuery query(_db);

@@ -3,6 +3,7 @@
 #include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
+#include <algorithm>
 #include <cctype>
 
 #include "shared/Errors.h"
@@ -379,6 +380,16 @@ std::string placeholders(const std::string& prefix, size_t n) {
         out += ':' + prefix + std::to_string(i);
     }
     return out;
+}
+
+std::string insertSql(const std::string& table, const std::string& columns, size_t rows) {
+    const size_t width = std::count(columns.begin(), columns.end(), ',') + 1;
+    std::string sql = "INSERT INTO " + table + " (" + columns + ") VALUES ";
+    for (size_t value = 0; value < width * rows; ++value) {
+        sql += value == 0 ? "(" : value % width == 0 ? "), (" : ", ";
+        sql += ":v" + std::to_string(value);
+    }
+    return sql + ")";
 }
 
 }  // namespace te::store

@@ -225,4 +225,8 @@ std::string oneLine(const std::string& message);
 // ":p0, :p1, ..." for an IN list of n values named prefix0..prefixN-1.
 std::string placeholders(const std::string& prefix, size_t n);
 
+// "INSERT INTO table (columns) VALUES (:v0, ...), (...)" for `rows` rows of the comma-separated
+// `columns`, each placeholder distinct (values are bound by position).
+std::string insertSql(const std::string& table, const std::string& columns, size_t rows);
+
 }  // namespace te::store
