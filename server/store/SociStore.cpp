@@ -329,8 +329,9 @@ void SociStore::inTransaction(Pool& pool, const std::function<void(Tx&)>& fn, bo
                 // at its first read and never waits for the writer.
                 exec(db, writer ? "BEGIN IMMEDIATE" : "BEGIN");
             }
-            SociTx tx(db, writer ? &_counts : nullptr,
-                      _dialect == Dialect::Postgres ? &_ids : nullptr);
+            const bool postgres = _dialect == Dialect::Postgres;
+            SociTx tx(db, writer ? &_counts : nullptr, postgres ? &_ids : nullptr,
+                      postgres ? &_rows : nullptr);
             fn(tx);
             tx.committing();
             try {

@@ -99,7 +99,8 @@ private:
     const std::string _connect;
     const std::string _displayUrl;  // for messages; no password
     Pool _writers;
-    IdBlocks _ids;  // PostgreSQL: see SociTx
+    IdBlocks _ids;   // PostgreSQL: see SociTx
+    RowCache _rows;  // PostgreSQL: see SociTx
     // The started and the queued jobs as last committed, when counted (SociTx).
     KeptCounts _counts;
     // SQLite only (WAL lets readers run beside the writer); a :memory: database has none,

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/store/Migrations.h"
+#include "server/store/RowCache.h"
 #include "server/store/SqlQuery.h"
 #include "server/store/Store.h"
 
@@ -92,12 +93,18 @@ public:
     // committing/committed.
     // `ids`, when given, hands out the ids of new jobs and tasks, whose INSERTs then wait
     // for the next WriteBatch like the updates (PostgreSQL; SQLite has no round trips to save).
-    explicit SociTx(Connection& db, KeptCounts* counts = nullptr, IdBlocks* ids = nullptr)
+    // `cache`, when given, answers reads by id across transactions and takes this
+    // transaction's rows after its COMMIT (RowCache; PostgreSQL, where a read is a round trip).
+    explicit SociTx(Connection& db, KeptCounts* counts = nullptr, IdBlocks* ids = nullptr,
+                    RowCache* cache = nullptr)
         : _db(db),
           _dialect(db.dialect()),
           _started(counts ? &counts->started : nullptr),
           _queued(counts ? &counts->queued : nullptr),
-          _ids(ids) {}
+          _ids(ids),
+          _cache(cache) {}
+    // Without committed(), the rows it marked stay out of the cache.
+    ~SociTx() override;
 
     std::int64_t insertJob(Job& job) override;
     std::optional<Job> findJob(std::int64_t id) override;
@@ -189,8 +196,9 @@ private:
     // changes laid over: a changed row is replaced by its kept copy, if still `wanted`.
     std::vector<Task> withChanges(std::int64_t jobId, std::vector<Task> rows,
                                   const std::function<bool(const Task&)>& wanted);
-    // The kept tasks of a job whose every task is kept, in id order; null for other jobs.
-    const std::vector<std::int64_t>* wholeJob(std::int64_t jobId) const;
+    // The kept tasks of a job whose every task is kept (here, or in the cache), in id order;
+    // null for other jobs.
+    const std::vector<std::int64_t>* wholeJob(std::int64_t jobId);
     // Keeps `rows`, every row of the job as the database holds them (kept copies win), and
     // marks the job whole.
     void keepWholeJob(std::int64_t jobId, std::vector<Task> rows);
@@ -246,6 +254,8 @@ private:
     // last commit's.
     bool _jobsWritten = false;
     IdBlocks* _ids;
+    RowCache* _cache;
+    RowCache::Marks _marks;
 };
 
 }  // namespace te::store

@@ -126,6 +126,10 @@ std::optional<Job> SociTx::findJob(std::int64_t id) {
     // written here is still as this transaction last saw it.
     auto seen = _jobsSeen.find(id);
     if (seen != _jobsSeen.end()) return seen->second;
+    if (auto kept = _cache ? _cache->job(id) : std::nullopt) {
+        _jobsSeen[id] = *kept;
+        return kept;
+    }
     auto jobs = selectJobs(_db, "FROM jobs WHERE id = :id", [&](SqlQuery& q) { q.bind(id); });
     if (jobs.empty()) return std::nullopt;
     _jobsSeen[id] = jobs.front();
@@ -135,7 +139,12 @@ std::optional<Job> SociTx::findJob(std::int64_t id) {
 void SociTx::cacheJobs(const std::vector<std::int64_t>& ids) {
     std::vector<std::int64_t> missing;
     for (std::int64_t id : ids) {
-        if (!_jobsSeen.count(id)) missing.push_back(id);
+        if (_jobsSeen.count(id)) continue;
+        if (auto kept = _cache ? _cache->job(id) : std::nullopt) {
+            _jobsSeen.emplace(id, std::move(*kept));
+        } else {
+            missing.push_back(id);
+        }
     }
     forChunksOfIds(missing, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
         auto jobs = selectJobs(_db, "FROM jobs WHERE id IN (" + in + ")", [&](SqlQuery& q) {
@@ -217,6 +226,7 @@ void SociTx::updateJob(Job& job) {
         // known: write every column now.
         _changesKnown = false;
         _jobsWritten = true;
+        if (_cache) _cache->markJob(_marks, job.id);
         SqlQuery query(_db);
         query.run(jobUpdate(job, nullptr, query));
         if (query.affectedRows() == 0) {
@@ -266,6 +276,13 @@ std::string SociTx::jobUpdate(const Job& job, const Job* before, SqlQuery& query
 
 void SociTx::addJobWrites(WriteBatch& batch) {
     _jobsWritten = _jobsWritten || !_jobsNew.empty() || !_jobsStored.empty();
+    if (_cache) {
+        for (std::int64_t id : _jobsNew) {
+            _cache->markJob(_marks, id);
+            _marks.insertedJobs.insert(id);
+        }
+        for (const auto& [id, stored] : _jobsStored) _cache->markJob(_marks, id);
+    }
     const std::vector<std::int64_t> inserted(_jobsNew.begin(), _jobsNew.end());
     addInserts(batch, "jobs", kJobColumns, inserted.size(),
                [&](size_t i, SqlQuery& query) { bindJob(_jobsSeen.at(inserted[i]), query, true); });
@@ -396,7 +413,32 @@ void SociTx::committing() {
     }
 }
 
+SociTx::~SociTx() {
+    if (_cache) _cache->abandoned(_marks);  // does nothing after committed()
+}
+
 void SociTx::committed() {
+    if (_cache) {
+        // The rows as written: each marked or claimed row this transaction holds whole.
+        std::vector<Job> jobs;
+        for (std::int64_t id : _marks.jobs) {
+            auto seen = _jobsSeen.find(id);
+            if (seen != _jobsSeen.end()) jobs.push_back(seen->second);
+        }
+        std::vector<Task> tasks;
+        for (const auto* ids : {&_marks.tasks, &_marks.claimed}) {
+            for (std::int64_t id : *ids) {
+                auto seen = _tasksSeen.find(id);
+                if (seen != _tasksSeen.end()) tasks.push_back(seen->second);
+            }
+        }
+        std::map<std::int64_t, std::vector<std::int64_t>> lists;
+        for (std::int64_t jobId : _marks.lists) {
+            auto whole = _wholeJobs.find(jobId);
+            if (whole != _wholeJobs.end()) lists.emplace(jobId, whole->second);
+        }
+        _cache->committed(_marks, jobs, tasks, lists);
+    }
     for (CountInTx* count : {&_started, &_queued}) {
         if (!count->kept) continue;
         count->kept->committed(changeIfKnown(*count), count->commit,
@@ -405,6 +447,7 @@ void SociTx::committed() {
 }
 
 void SociTx::commitLost() {
+    if (_cache) _cache->abandoned(_marks);
     for (CountInTx* count : {&_started, &_queued}) {
         if (count->kept) count->kept->commitLost(changeIfKnown(*count));
     }

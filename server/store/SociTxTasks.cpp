@@ -94,6 +94,7 @@ const std::string kQueuedTerm = kQueuedTaskTerm;  // tasks_queued's condition: s
 
 std::int64_t SociTx::insertTask(Task& task) {
     if (task.createdAt == 0) task.createdAt = nowMs();
+    wholeJob(task.jobId);             // a job kept whole in the cache stays whole with its new task
     if (!_ids) _stageAbsent.clear();  // written now, not among the changes anyStageTask scans
     task.id = insertRow(IdBlocks::Table::Tasks, _tasksNew, [&](SqlQuery& query) {
         bindTask(task, query, false);
@@ -122,6 +123,15 @@ std::int64_t SociTx::insertRow(IdBlocks::Table table, std::set<std::int64_t>& un
     long long id = 0;
     query.into(id);
     query.run(insert(query) + " RETURNING id");
+    // A new row: no other transaction can have marked it, nor read it before this COMMIT.
+    if (_cache) {
+        if (table == IdBlocks::Table::Jobs) {
+            _cache->markJob(_marks, id);
+            _marks.insertedJobs.insert(id);
+        } else {
+            _cache->markTask(_marks, id);
+        }
+    }
     return id;
 }
 
@@ -170,6 +180,10 @@ std::optional<Task> SociTx::findTask(std::int64_t id) {
     // As for jobs (findJob): under the engine's lock a row seen here is still as seen.
     auto seen = _tasksSeen.find(id);
     if (seen != _tasksSeen.end()) return seen->second;
+    if (auto kept = _cache ? _cache->task(id) : std::nullopt) {
+        _tasksSeen.emplace(id, *kept);
+        return kept;
+    }
     auto tasks = selectTasks(_db, select("WHERE id = :id"), [&](SqlQuery& q) { q.bind(id); });
     if (tasks.empty()) return std::nullopt;
     _tasksSeen.emplace(id, tasks.front());
@@ -193,7 +207,12 @@ void SociTx::forChunksOfIds(
 void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
     std::vector<std::int64_t> missing;
     for (std::int64_t id : taskIds) {
-        if (!_tasksSeen.count(id)) missing.push_back(id);
+        if (_tasksSeen.count(id)) continue;
+        if (auto kept = _cache ? _cache->task(id) : std::nullopt) {
+            _tasksSeen.emplace(id, std::move(*kept));
+        } else {
+            missing.push_back(id);
+        }
     }
     forChunksOfIds(missing, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
         auto tasks = selectTasks(_db, select("WHERE id IN (" + in + ")"), [&](SqlQuery& q) {
@@ -214,7 +233,7 @@ void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
     if (_dialect != Dialect::Postgres) return;
     std::vector<std::int64_t> partial;
     for (std::int64_t jobId : jobIds) {
-        if (!_wholeJobs.count(jobId)) partial.push_back(jobId);
+        if (!wholeJob(jobId)) partial.push_back(jobId);
     }
     // Per job, its first kWholeJobTasks + 1 tasks by the (job_id, id) index: a job that
     // fills them all is too big to keep. (A GROUP BY ... HAVING COUNT form was planned as two
@@ -243,9 +262,13 @@ void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
     });
 }
 
-const std::vector<std::int64_t>* SociTx::wholeJob(std::int64_t jobId) const {
+const std::vector<std::int64_t>* SociTx::wholeJob(std::int64_t jobId) {
     auto whole = _wholeJobs.find(jobId);
-    return whole == _wholeJobs.end() ? nullptr : &whole->second;
+    if (whole != _wholeJobs.end()) return &whole->second;
+    auto kept = _cache ? _cache->wholeJob(jobId) : std::nullopt;
+    if (!kept) return nullptr;
+    keepWholeJob(jobId, std::move(*kept));
+    return &_wholeJobs.at(jobId);
 }
 
 void SociTx::keepWholeJob(std::int64_t jobId, std::vector<Task> rows) {
@@ -316,6 +339,10 @@ void SociTx::updateTask(const Task& task) {
         return;
     }
     _stageAbsent.clear();  // written now, not among the changes anyStageTask scans
+    if (_cache) {
+        _cache->markTask(_marks, task.id);
+        _marks.blindTasks.insert(task.id);  // the caller's copy may not be the whole row
+    }
     SqlQuery query(_db);
     query.run(taskUpdate(task, query));
     if (query.affectedRows() == 0) {
@@ -325,6 +352,13 @@ void SociTx::updateTask(const Task& task) {
 }
 
 void SociTx::addTaskWrites(WriteBatch& batch) {
+    if (_cache) {
+        for (std::int64_t id : _tasksNew) {
+            _cache->markTask(_marks, id);
+            _cache->markList(_marks, _tasksSeen.at(id).jobId);
+        }
+        for (std::int64_t id : _tasksDirty) _cache->markTask(_marks, id);
+    }
     const std::vector<std::int64_t> inserted(_tasksNew.begin(), _tasksNew.end());
     addInserts(batch, "tasks", kTaskColumns, inserted.size(), [&](size_t i, SqlQuery& query) {
         bindTask(_tasksSeen.at(inserted[i]), query, true);
@@ -401,6 +435,7 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
         ") AND not_before <= :now AND (target_worker = '' OR target_worker = :target)"
         " ORDER BY priority, id LIMIT :limit" +
         lock + ") RETURNING " + kTaskColumns;
+    if (_cache) _cache->claimBegins(_marks);
     auto tasks = selectTasks(_db, sql, [&](SqlQuery& q) {
         q.bind(asInt(TaskState::Assigned)).bind(worker).bind(leaseUntil);
         for (const auto& queue : queues) q.bind(queue);
@@ -410,13 +445,17 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
     std::sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
         return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
     });
-    for (const Task& task : tasks) _tasksSeen[task.id] = task;
+    for (const Task& task : tasks) {
+        _tasksSeen[task.id] = task;
+        _marks.claimed.insert(task.id);
+    }
     if (!tasks.empty()) _stageAbsent.clear();  // claimed rows are assigned now
     return tasks;
 }
 
 int SociTx::renewLeases(const std::string& worker, TimeMs leaseUntil) {
     writeChanges();
+    if (_cache) _cache->renewBegins(_marks);
     SqlQuery query(_db);
     query.bind(leaseUntil)
         .bind(worker)

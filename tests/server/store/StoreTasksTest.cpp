@@ -1,4 +1,5 @@
 // Conformance: tasks (rows, claims, leases, targeted copies, counts).
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <atomic>
@@ -42,6 +43,7 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testFailedInsertsCommitNothing);
     CPPUNIT_TEST(testJobsKeptWholeAnswerAsTheDatabaseDoes);
     CPPUNIT_TEST(testStageProbesFollowTheTransactionsWrites);
+    CPPUNIT_TEST(testRowsCommittedHereAreNotReadAgain);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -477,6 +479,65 @@ public:
     // Those answers, after changes and new tasks in the same transaction, must be the
     // database's after COMMIT. Jobs of more tasks than prefetchTasks reads whole are asked
     // too, before and after listTasks has read them.
+    // PostgreSQL: rows this store committed are answered from memory (RowCache), not read
+    // again; a row changed behind its back shows which. Rows it cannot vouch for are read:
+    // after an UPDATE of a job, and after a rollback.
+    void testRowsCommittedHereAreNotReadAgain() {
+        const std::string url = PostgresFixture::instance().freshDatabase();
+        auto store = Store::open(url);
+        soci::session behind(*soci::factory_postgresql(), url.substr(url.find("://") + 3));
+        auto change = [&](const std::string& sql) { store::SqlQuery(behind).run(sql); };
+        Job job = makeJob("c");
+        job.state = JobState::Started;
+        Task task = makeTask(0);
+        store->transact([&](Tx& tx) {
+            tx.insertJob(job);
+            task.jobId = job.id;
+            tx.insertTask(task);
+        });
+        store->transact([&](Tx& tx) {
+            CPPUNIT_ASSERT_EQUAL(size_t(1), tx.claimTasks({"work"}, "w1", 1, nowMs(), 1).size());
+        });
+        const std::string ids = " WHERE id = " + std::to_string(task.id);
+        change("UPDATE tasks SET name = 'behind'" + ids);
+        change("UPDATE jobs SET message = 'behind' WHERE id = " + std::to_string(job.id));
+        store->transact([&](Tx& tx) {
+            tx.prefetchTasks({task.id});
+            CPPUNIT_ASSERT_EQUAL(std::string("encode"), tx.findTask(task.id)->name);
+            CPPUNIT_ASSERT_EQUAL(std::string(""), tx.findJob(job.id)->message);
+            auto all = tx.listTasks(job.id);
+            CPPUNIT_ASSERT_EQUAL(size_t(1), all.size());
+            CPPUNIT_ASSERT_EQUAL(std::string("encode"), all.front().name);
+            CPPUNIT_ASSERT(all.front().state == TaskState::Assigned);  // as claimed
+        });
+        // The job's UPDATE writes the columns it changed: the row is read again after it.
+        store->transact([&](Tx& tx) {
+            auto row = tx.findJob(job.id);
+            row->stage = 0;
+            tx.updateJob(*row);
+        });
+        store->read([&](Tx& tx) {
+            CPPUNIT_ASSERT_EQUAL(std::string("behind"), tx.findJob(job.id)->message);
+        });
+        // A task written and rolled back is read again, as the database holds it.
+        try {
+            store->transact([&](Tx& tx) {
+                auto row = tx.findTask(task.id);
+                row->state = TaskState::Running;
+                tx.updateTask(*row);
+                tx.listLogs(job.id, 1);  // its UPDATE is sent before this query
+                throw std::runtime_error("rolled back");
+            });
+            CPPUNIT_FAIL("the transaction should have failed");
+        } catch (const std::runtime_error&) {
+        }
+        store->read([&](Tx& tx) {
+            auto row = tx.findTask(task.id);
+            CPPUNIT_ASSERT_EQUAL(std::string("behind"), row->name);
+            CPPUNIT_ASSERT(row->state == TaskState::Assigned);
+        });
+    }
+
     void testJobsKeptWholeAnswerAsTheDatabaseDoes() {
         forEachBackend([](const std::string& url) {
             auto store = Store::open(url);

@@ -1,0 +1,199 @@
+#include "server/store/RowCache.h"
+
+namespace te::store {
+
+std::optional<Job> RowCache::job(std::int64_t id) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    auto it = _jobs.find(id);
+    return it == _jobs.end() ? std::nullopt : std::optional<Job>(it->second);
+}
+
+std::optional<Task> RowCache::task(std::int64_t id) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    auto it = _tasks.find(id);
+    return it == _tasks.end() ? std::nullopt : std::optional<Task>(it->second);
+}
+
+std::optional<std::vector<Task>> RowCache::wholeJob(std::int64_t jobId) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    auto list = _lists.find(jobId);
+    if (list == _lists.end()) return std::nullopt;
+    std::vector<Task> rows;
+    rows.reserve(list->second.size());
+    for (std::int64_t id : list->second) {
+        auto it = _tasks.find(id);
+        if (it == _tasks.end()) return std::nullopt;  // queued, or being written
+        rows.push_back(it->second);
+    }
+    return rows;
+}
+
+void RowCache::mark(MarkMap& map, std::int64_t id) {
+    Mark& m = map[id];
+    ++_clock;
+    if (m.out > 0) {
+        m.contested = true;
+    } else {
+        m.at = _clock;
+    }
+    ++m.out;
+}
+
+bool RowCache::release(MarkMap& map, std::int64_t id) {
+    auto it = map.find(id);
+    if (it == map.end()) return false;
+    const bool mayPut = !it->second.contested;
+    if (--it->second.out == 0) map.erase(it);
+    return mayPut;
+}
+
+void RowCache::markJob(Marks& marks, std::int64_t id) {
+    if (!marks.jobs.insert(id).second) return;
+    std::lock_guard<std::mutex> lock(_mutex);
+    mark(_jobMarks, id);
+    _jobs.erase(id);
+}
+
+void RowCache::markTask(Marks& marks, std::int64_t id) {
+    if (!marks.tasks.insert(id).second) return;
+    std::lock_guard<std::mutex> lock(_mutex);
+    mark(_taskMarks, id);
+    eraseTask(id);
+    if (_claiming > 0) _markedWhileClaiming[id] = _clock;
+}
+
+void RowCache::markList(Marks& marks, std::int64_t jobId) {
+    if (!marks.lists.insert(jobId).second) return;
+    std::lock_guard<std::mutex> lock(_mutex);
+    mark(_listMarks, jobId);
+    _lists.erase(jobId);
+}
+
+void RowCache::claimBegins(Marks& marks) {
+    if (marks.claimSince) return;
+    std::lock_guard<std::mutex> lock(_mutex);
+    marks.claimSince = ++_clock;
+    ++_claiming;
+}
+
+void RowCache::renewBegins(Marks& marks) {
+    if (marks.renewing) return;
+    marks.renewing = true;
+    std::lock_guard<std::mutex> lock(_mutex);
+    ++_renewing;
+    eraseAllTasks();
+}
+
+void RowCache::committed(Marks& marks, const std::vector<Job>& jobs, const std::vector<Task>& tasks,
+                         const std::map<std::int64_t, std::vector<std::int64_t>>& lists) {
+    if (marks.ended) return;
+    std::lock_guard<std::mutex> lock(_mutex);
+    std::unordered_map<std::int64_t, const Task*> taskValues;
+    for (const Task& task : tasks) taskValues[task.id] = &task;
+    // A task written before a renewal ended may hold a lease it has since renewed.
+    auto beforeRenewal = [&](std::uint64_t at) { return _renewing > 0 || at <= _renewedAt; };
+    for (std::int64_t id : marks.tasks) {
+        const std::uint64_t at = _taskMarks.count(id) ? _taskMarks[id].at : 0;
+        const bool mayPut = release(_taskMarks, id) && !marks.blindTasks.count(id);
+        auto value = taskValues.find(id);
+        if (mayPut && !beforeRenewal(at) && value != taskValues.end()) putTask(*value->second);
+    }
+    for (std::int64_t id : marks.claimed) {
+        if (marks.tasks.count(id)) continue;  // written after its claim: put above
+        auto since = _markedWhileClaiming.find(id);
+        const bool markedSince =
+            since != _markedWhileClaiming.end() && since->second > *marks.claimSince;
+        auto value = taskValues.find(id);
+        if (!markedSince && !_taskMarks.count(id) && !beforeRenewal(*marks.claimSince) &&
+            value != taskValues.end()) {
+            putTask(*value->second);
+        }
+    }
+    for (std::int64_t jobId : marks.lists) {
+        auto list = lists.find(jobId);
+        if (release(_listMarks, jobId) && list != lists.end() &&
+            list->second.size() <= kMaxListed) {
+            _lists[jobId] = list->second;
+        }
+    }
+    std::unordered_map<std::int64_t, const Job*> jobValues;
+    for (const Job& job : jobs) jobValues[job.id] = &job;
+    for (std::int64_t id : marks.jobs) {
+        const bool mayPut = release(_jobMarks, id) && marks.insertedJobs.count(id);
+        auto value = jobValues.find(id);
+        if (value == jobValues.end()) continue;
+        const Job& job = *value->second;
+        if (job.state == JobState::Completed || job.state == JobState::Broken) {
+            eraseJob(id);  // its tasks too: read again, if ever, from the database
+        } else if (mayPut) {
+            _jobs[id] = job;
+        }
+    }
+    end(marks);
+    if (_jobs.size() + _tasks.size() > kMaxRows) {
+        _jobs.clear();
+        _tasks.clear();
+        _lists.clear();
+        _keptOfJob.clear();
+    }
+}
+
+void RowCache::abandoned(Marks& marks) {
+    if (marks.ended) return;
+    std::lock_guard<std::mutex> lock(_mutex);
+    for (std::int64_t id : marks.jobs) release(_jobMarks, id);
+    for (std::int64_t id : marks.tasks) release(_taskMarks, id);
+    for (std::int64_t id : marks.lists) release(_listMarks, id);
+    end(marks);
+}
+
+void RowCache::end(Marks& marks) {
+    marks.ended = true;
+    if (marks.claimSince && --_claiming == 0) _markedWhileClaiming.clear();
+    if (marks.renewing) {
+        --_renewing;
+        _renewedAt = ++_clock;
+        eraseAllTasks();
+    }
+}
+
+size_t RowCache::size() const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    return _jobs.size() + _tasks.size();
+}
+
+void RowCache::putTask(const Task& task) {
+    if (task.state == TaskState::Queued) {
+        eraseTask(task.id);
+        return;
+    }
+    _tasks[task.id] = task;
+    _keptOfJob[task.jobId].insert(task.id);
+}
+
+void RowCache::eraseTask(std::int64_t id) {
+    auto it = _tasks.find(id);
+    if (it == _tasks.end()) return;
+    auto ofJob = _keptOfJob.find(it->second.jobId);
+    if (ofJob != _keptOfJob.end()) {
+        ofJob->second.erase(id);
+        if (ofJob->second.empty()) _keptOfJob.erase(ofJob);
+    }
+    _tasks.erase(it);
+}
+
+void RowCache::eraseJob(std::int64_t id) {
+    _jobs.erase(id);
+    _lists.erase(id);
+    auto ofJob = _keptOfJob.find(id);
+    if (ofJob == _keptOfJob.end()) return;
+    for (std::int64_t taskId : ofJob->second) _tasks.erase(taskId);
+    _keptOfJob.erase(ofJob);
+}
+
+void RowCache::eraseAllTasks() {
+    _tasks.clear();
+    _keptOfJob.clear();
+}
+
+}  // namespace te::store

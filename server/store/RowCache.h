@@ -1,0 +1,110 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <unordered_map>
+#include <vector>
+
+#include "shared/model/Job.h"
+#include "shared/model/Task.h"
+
+namespace te::store {
+
+// Job and task rows as this server last committed them, kept across transactions (PostgreSQL):
+// a task's result then reads neither its task, nor its job, nor the job's other tasks, three
+// round trips under the engine's lock. Only rows a transaction wrote are put, after its
+// COMMIT; a row read from the database may be older than another connection's commit.
+//
+// - Before a transaction sends a write of a row, the row leaves the cache and is marked. After
+//   COMMIT the transaction's row is put back, unless another transaction marked the same row
+//   while this mark was out: then which write was the last is not known here, and the row
+//   stays out.
+// - A job's row is put only after its INSERT. An UPDATE writes only the columns it changed,
+//   so the row after it may hold another transaction's changes too: an updated job is read
+//   from the database again. (A task's UPDATE writes every column it may change.)
+// - Queued tasks are never kept, so a claim, which finds its rows only as it changes them,
+//   has nothing to take out first. Its rows are put unless a transaction marked one of them
+//   after the claim began.
+// - Lease renewal changes rows it does not name: every task leaves, and no task written
+//   before the renewal ended is put.
+// - A rollback, or a COMMIT whose outcome is unknown, puts nothing: the next read of those
+//   rows goes to the database.
+// - A job that ends leaves with its tasks; past kMaxRows kept rows, everything leaves.
+// A job's list of tasks is kept like a row, for jobs of at most kMaxListed tasks.
+//
+// Like KeptCount, it assumes this server is the database's only writer. Thread-safe.
+class RowCache {
+public:
+    // What one transaction marked and claimed; it passes them back at its end.
+    struct Marks {
+        std::set<std::int64_t> jobs, tasks, lists;
+        std::set<std::int64_t> insertedJobs;  // of `jobs`: the only ones put
+        // Marked tasks whose whole value the transaction does not know (a row it never
+        // read): taken out, never put.
+        std::set<std::int64_t> blindTasks;
+        std::optional<std::uint64_t> claimSince;  // the clock when its first claim began
+        std::set<std::int64_t> claimed;
+        bool renewing = false;
+        bool ended = false;
+    };
+
+    static constexpr size_t kMaxRows = 50000;
+    static constexpr size_t kMaxListed = 32;
+
+    std::optional<Job> job(std::int64_t id) const;
+    std::optional<Task> task(std::int64_t id) const;
+    // Every task of the job in id order, when the list and all its rows are kept.
+    std::optional<std::vector<Task>> wholeJob(std::int64_t jobId) const;
+
+    // Before the write of a row (or of a task of the job, for its list) is sent.
+    void markJob(Marks& marks, std::int64_t id);
+    void markTask(Marks& marks, std::int64_t id);
+    void markList(Marks& marks, std::int64_t jobId);
+    // Before a claim's statement; the claimed ids go into marks.claimed after it.
+    void claimBegins(Marks& marks);
+    // Before a lease renewal's statement.
+    void renewBegins(Marks& marks);
+
+    // After COMMIT: the transaction's rows as written, for the marked and claimed ids whose
+    // values it knows, and the task lists it knows whole.
+    void committed(Marks& marks, const std::vector<Job>& jobs, const std::vector<Task>& tasks,
+                   const std::map<std::int64_t, std::vector<std::int64_t>>& lists);
+    // After a rollback, or a COMMIT whose outcome is unknown.
+    void abandoned(Marks& marks);
+
+    size_t size() const;
+
+private:
+    struct Mark {
+        int out = 0;             // transactions holding it
+        bool contested = false;  // two held it at once
+        std::uint64_t at = 0;    // the clock when first taken
+    };
+    using MarkMap = std::unordered_map<std::int64_t, Mark>;
+    void mark(MarkMap& map, std::int64_t id);
+    // Releases the mark; true when the transaction's row may be put.
+    bool release(MarkMap& map, std::int64_t id);
+    void end(Marks& marks);
+    void putTask(const Task& task);
+    void eraseTask(std::int64_t id);
+    void eraseJob(std::int64_t id);
+    void eraseAllTasks();
+
+    mutable std::mutex _mutex;
+    std::uint64_t _clock = 0;
+    std::unordered_map<std::int64_t, Job> _jobs;
+    std::unordered_map<std::int64_t, Task> _tasks;
+    std::unordered_map<std::int64_t, std::vector<std::int64_t>> _lists;
+    std::unordered_map<std::int64_t, std::set<std::int64_t>> _keptOfJob;  // for eviction
+    MarkMap _jobMarks, _taskMarks, _listMarks;
+    // While claims are out: task id -> the clock of its last mark.
+    int _claiming = 0;
+    std::unordered_map<std::int64_t, std::uint64_t> _markedWhileClaiming;
+    int _renewing = 0;
+    std::uint64_t _renewedAt = 0;  // the clock when the last renewal ended
+};
+
+}  // namespace te::store

@@ -1,0 +1,177 @@
+// RowCache's rules on its own: which commits put rows, and what keeps a row out.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include "server/store/RowCache.h"
+
+namespace te::test {
+
+using store::RowCache;
+
+namespace {
+
+Job jobRow(std::int64_t id, JobState state = JobState::Started) {
+    Job job;
+    job.id = id;
+    job.client = "c";
+    job.state = state;
+    return job;
+}
+
+Task taskRow(std::int64_t id, std::int64_t jobId, TaskState state = TaskState::Assigned,
+             const std::string& name = "t") {
+    Task task;
+    task.id = id;
+    task.jobId = jobId;
+    task.state = state;
+    task.name = name;
+    return task;
+}
+
+// One transaction that writes `task` (marks it, then commits it).
+void writeTask(RowCache& cache, const Task& task) {
+    RowCache::Marks marks;
+    cache.markTask(marks, task.id);
+    cache.committed(marks, {}, {task}, {});
+}
+
+}  // namespace
+
+class RowCacheTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(RowCacheTest);
+    CPPUNIT_TEST(testCommitPutsWhatItWrote);
+    CPPUNIT_TEST(testTwoWritersOfOneRowPutNothing);
+    CPPUNIT_TEST(testRollbackLeavesTheRowOut);
+    CPPUNIT_TEST(testClaimYieldsToLaterWrites);
+    CPPUNIT_TEST(testRenewalTakesEveryTaskOut);
+    CPPUNIT_TEST(testEndedJobLeavesWithItsTasks);
+    CPPUNIT_TEST(testTooManyRowsEmptyTheCache);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void testCommitPutsWhatItWrote() {
+        RowCache cache;
+        RowCache::Marks marks;
+        cache.markJob(marks, 1);
+        marks.insertedJobs.insert(1);
+        cache.markJob(marks, 2);  // updated, not inserted
+        for (std::int64_t id : {10, 11}) {
+            cache.markTask(marks, id);
+            cache.markList(marks, 1);
+        }
+        cache.committed(marks, {jobRow(1), jobRow(2)},
+                        {taskRow(10, 1), taskRow(11, 1, TaskState::Queued)}, {{1, {10, 11}}});
+        CPPUNIT_ASSERT(cache.job(1).has_value());
+        CPPUNIT_ASSERT_MESSAGE("an UPDATE may have merged with another's", !cache.job(2));
+        CPPUNIT_ASSERT(cache.task(10).has_value());
+        CPPUNIT_ASSERT_MESSAGE("a claim may take a queued task unseen", !cache.task(11));
+        CPPUNIT_ASSERT_MESSAGE("one of its rows is not kept", !cache.wholeJob(1));
+        writeTask(cache, taskRow(11, 1, TaskState::Running));
+        auto whole = cache.wholeJob(1);
+        CPPUNIT_ASSERT(whole.has_value());
+        CPPUNIT_ASSERT_EQUAL(size_t(2), whole->size());
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(11), (*whole)[1].id);
+    }
+
+    void testTwoWritersOfOneRowPutNothing() {
+        RowCache cache;
+        writeTask(cache, taskRow(5, 1, TaskState::Assigned, "old"));
+        RowCache::Marks a, b;
+        cache.markTask(a, 5);
+        CPPUNIT_ASSERT_MESSAGE("a row being written leaves at once", !cache.task(5));
+        cache.markTask(b, 5);
+        cache.committed(a, {}, {taskRow(5, 1, TaskState::Running, "a")}, {});
+        CPPUNIT_ASSERT(!cache.task(5));
+        cache.committed(b, {}, {taskRow(5, 1, TaskState::Running, "b")}, {});
+        CPPUNIT_ASSERT_MESSAGE("which commit was last is not known", !cache.task(5));
+        // One after the other, the last is kept.
+        writeTask(cache, taskRow(5, 1, TaskState::Running, "c"));
+        writeTask(cache, taskRow(5, 1, TaskState::Completed, "d"));
+        CPPUNIT_ASSERT_EQUAL(std::string("d"), cache.task(5)->name);
+    }
+
+    void testRollbackLeavesTheRowOut() {
+        RowCache cache;
+        writeTask(cache, taskRow(5, 1, TaskState::Assigned, "old"));
+        {
+            RowCache::Marks marks;
+            cache.markTask(marks, 5);
+            cache.abandoned(marks);
+        }
+        CPPUNIT_ASSERT(!cache.task(5));
+        // The mark was given back: the next writer alone puts its row.
+        writeTask(cache, taskRow(5, 1, TaskState::Running, "new"));
+        CPPUNIT_ASSERT_EQUAL(std::string("new"), cache.task(5)->name);
+    }
+
+    void testClaimYieldsToLaterWrites() {
+        RowCache cache;
+        RowCache::Marks claim;
+        cache.claimBegins(claim);
+        // Another transaction wrote task 5 after the claim began (say, it cancelled it).
+        writeTask(cache, taskRow(5, 1, TaskState::Cancelled, "theirs"));
+        claim.claimed = {5, 6};
+        cache.committed(claim, {}, {taskRow(5, 1), taskRow(6, 1)}, {});
+        CPPUNIT_ASSERT_EQUAL(std::string("theirs"), cache.task(5)->name);
+        CPPUNIT_ASSERT_MESSAGE("an untouched claimed row is put", cache.task(6).has_value());
+        // A write still out when the claim commits keeps its row out too.
+        RowCache::Marks writer, claim2;
+        cache.markTask(writer, 7);
+        cache.claimBegins(claim2);
+        claim2.claimed = {7};
+        cache.committed(claim2, {}, {taskRow(7, 1)}, {});
+        CPPUNIT_ASSERT(!cache.task(7));
+        cache.abandoned(writer);
+    }
+
+    void testRenewalTakesEveryTaskOut() {
+        RowCache cache;
+        writeTask(cache, taskRow(5, 1));
+        RowCache::Marks early, renewal;
+        cache.markTask(early, 6);
+        cache.renewBegins(renewal);
+        CPPUNIT_ASSERT(!cache.task(5));
+        writeTask(cache, taskRow(7, 1));
+        CPPUNIT_ASSERT_MESSAGE("written while leases were renewed", !cache.task(7));
+        cache.committed(renewal, {}, {}, {});
+        cache.committed(early, {}, {taskRow(6, 1)}, {});
+        CPPUNIT_ASSERT_MESSAGE("its write began before the renewal ended", !cache.task(6));
+        writeTask(cache, taskRow(8, 1));
+        CPPUNIT_ASSERT(cache.task(8).has_value());
+    }
+
+    void testEndedJobLeavesWithItsTasks() {
+        RowCache cache;
+        RowCache::Marks submit;
+        cache.markJob(submit, 1);
+        submit.insertedJobs.insert(1);
+        cache.markList(submit, 1);
+        cache.committed(submit, {jobRow(1)}, {}, {{1, {10}}});
+        writeTask(cache, taskRow(10, 1));
+        CPPUNIT_ASSERT(cache.wholeJob(1).has_value());
+        RowCache::Marks end;
+        cache.markJob(end, 1);
+        cache.committed(end, {jobRow(1, JobState::Completed)}, {}, {});
+        CPPUNIT_ASSERT(!cache.job(1));
+        CPPUNIT_ASSERT(!cache.task(10));
+        CPPUNIT_ASSERT(!cache.wholeJob(1));
+        CPPUNIT_ASSERT_EQUAL(size_t(0), cache.size());
+    }
+
+    void testTooManyRowsEmptyTheCache() {
+        RowCache cache;
+        RowCache::Marks marks;
+        std::vector<Task> rows;
+        for (std::int64_t id = 1; id <= static_cast<std::int64_t>(RowCache::kMaxRows); ++id) {
+            cache.markTask(marks, id);
+            rows.push_back(taskRow(id, 1));
+        }
+        cache.committed(marks, {}, rows, {});
+        CPPUNIT_ASSERT_EQUAL(RowCache::kMaxRows, cache.size());
+        writeTask(cache, taskRow(RowCache::kMaxRows + 1, 2));
+        CPPUNIT_ASSERT_EQUAL(size_t(0), cache.size());
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(RowCacheTest);
+
+}  // namespace te::test
