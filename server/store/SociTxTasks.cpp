@@ -88,6 +88,9 @@ bool inStates(const std::vector<TaskState>& states, TaskState state) {
     return std::find(states.begin(), states.end(), state) != states.end();
 }
 
+static_assert(RowCache::kMaxListed == SociTx::kWholeJobTasks,
+              "the cache keeps the task lists of the jobs a transaction keeps whole");
+
 const std::string kQueuedTerm = kQueuedTaskTerm;  // tasks_queued's condition: see Migrations.h
 
 }  // namespace
