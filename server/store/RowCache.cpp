@@ -2,10 +2,12 @@
 
 namespace te::store {
 
-std::optional<Job> RowCache::job(std::int64_t id) const {
+std::optional<Job> RowCache::job(std::int64_t id, std::uint64_t* version) const {
     std::lock_guard<std::mutex> lock(_mutex);
     auto it = _jobs.find(id);
-    return it == _jobs.end() ? std::nullopt : std::optional<Job>(it->second);
+    if (it == _jobs.end()) return std::nullopt;
+    if (version) *version = it->second.version;
+    return it->second.row;
 }
 
 std::optional<Task> RowCache::task(std::int64_t id) const {
@@ -47,11 +49,16 @@ bool RowCache::release(MarkMap& map, std::int64_t id) {
     return mayPut;
 }
 
-void RowCache::markJob(Marks& marks, std::int64_t id) {
-    if (!marks.jobs.insert(id).second) return;
+void RowCache::markJob(Marks& marks, std::int64_t id, bool inserted,
+                       std::optional<std::uint64_t> readVersion) {
     std::lock_guard<std::mutex> lock(_mutex);
-    mark(_jobMarks, id);
-    _jobs.erase(id);
+    auto kept = _jobs.find(id);
+    const bool current = kept != _jobs.end() && readVersion && kept->second.version == *readVersion;
+    if (marks.jobs.insert(id).second) {
+        if (inserted || current) marks.exactJobs.insert(id);
+        mark(_jobMarks, id);
+    }
+    if (kept != _jobs.end()) _jobs.erase(kept);
 }
 
 void RowCache::markTask(Marks& marks, std::int64_t id) {
@@ -119,19 +126,30 @@ void RowCache::committed(Marks& marks, const std::vector<Job>& jobs, const std::
     std::unordered_map<std::int64_t, const Job*> jobValues;
     for (const Job& job : jobs) jobValues[job.id] = &job;
     for (std::int64_t id : marks.jobs) {
-        const bool mayPut = release(_jobMarks, id) && marks.insertedJobs.count(id);
+        const bool mayPut = release(_jobMarks, id) && marks.exactJobs.count(id);
         auto value = jobValues.find(id);
         if (value == jobValues.end()) continue;
         const Job& job = *value->second;
-        if (job.state == JobState::Completed || job.state == JobState::Broken) {
-            eraseJob(id);  // its tasks too: read again, if ever, from the database
-        } else if (mayPut) {
-            _jobs[id] = job;
+        const bool ended = job.state == JobState::Completed || job.state == JobState::Broken;
+        if (ended) eraseJob(id);  // its tasks: read again, if ever, from the database
+        if (!mayPut) continue;
+        _jobs[id] = {job, ++_clock};
+        if (ended) {
+            _ended.push_back(id);
+            if (_ended.size() > kMaxEnded) {
+                auto oldest = _jobs.find(_ended.front());
+                const bool stillEnded =
+                    oldest != _jobs.end() && (oldest->second.row.state == JobState::Completed ||
+                                              oldest->second.row.state == JobState::Broken);
+                if (stillEnded) _jobs.erase(oldest);
+                _ended.pop_front();
+            }
         }
     }
     end(marks);
     if (_jobs.size() + _tasks.size() > kMaxRows) {
         _jobs.clear();
+        _ended.clear();
         _tasks.clear();
         _lists.clear();
         _keptOfJob.clear();

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -22,9 +23,11 @@ namespace te::store {
 //   COMMIT the transaction's row is put back, unless another transaction marked the same row
 //   while this mark was out: then which write was the last is not known here, and the row
 //   stays out.
-// - A job's row is put only after its INSERT. An UPDATE writes only the columns it changed,
-//   so the row after it may hold another transaction's changes too: an updated job is read
-//   from the database again. (A task's UPDATE writes every column it may change.)
+// - A job's UPDATE writes only the columns it changed, so the row after it may hold another
+//   transaction's changes too. It is put only when the transaction read the row from the
+//   cache and that version was still the cache's when the write was marked: no one wrote the
+//   row in between. Otherwise the job is read from the database again. (A task's UPDATE
+//   writes every column it may change.)
 // - Queued tasks are never kept, so a claim, which finds its rows only as it changes them,
 //   has nothing to take out first. Its rows are put unless a transaction marked one of them
 //   after the claim began.
@@ -32,7 +35,8 @@ namespace te::store {
 //   before the renewal ended is put.
 // - A rollback, or a COMMIT whose outcome is unknown, puts nothing: the next read of those
 //   rows goes to the database.
-// - A job that ends leaves with its tasks; past kMaxRows kept rows, everything leaves.
+// - A job that ends leaves its tasks and their list; its row stays, for the client's next
+//   GET, until kMaxEnded later jobs have ended. Past kMaxRows kept rows, everything leaves.
 // A job's list of tasks is kept like a row, for jobs of at most kMaxListed tasks.
 //
 // Like KeptCount, it assumes this server is the database's only writer. Thread-safe.
@@ -41,7 +45,9 @@ public:
     // What one transaction marked and claimed; it passes them back at its end.
     struct Marks {
         std::set<std::int64_t> jobs, tasks, lists;
-        std::set<std::int64_t> insertedJobs;  // of `jobs`: the only ones put
+        // Of `jobs`: those whose row the transaction knows as written, the only ones put
+        // (inserted here, or updated over the version read from the cache).
+        std::set<std::int64_t> exactJobs;
         // Marked tasks whose whole value the transaction does not know (a row it never
         // read): taken out, never put.
         std::set<std::int64_t> blindTasks;
@@ -53,14 +59,19 @@ public:
 
     static constexpr size_t kMaxRows = 50000;
     static constexpr size_t kMaxListed = 32;
+    static constexpr size_t kMaxEnded = 1024;
 
-    std::optional<Job> job(std::int64_t id) const;
+    // `version`, when given, receives the row's version, for markJob.
+    std::optional<Job> job(std::int64_t id, std::uint64_t* version = nullptr) const;
     std::optional<Task> task(std::int64_t id) const;
     // Every task of the job in id order, when the list and all its rows are kept.
     std::optional<std::vector<Task>> wholeJob(std::int64_t jobId) const;
 
-    // Before the write of a row (or of a task of the job, for its list) is sent.
-    void markJob(Marks& marks, std::int64_t id);
+    // Before the write of a row (or of a task of the job, for its list) is sent. inserted:
+    // the job's INSERT; readVersion: the version of the row the transaction read from the
+    // cache, if it did.
+    void markJob(Marks& marks, std::int64_t id, bool inserted,
+                 std::optional<std::uint64_t> readVersion = std::nullopt);
     void markTask(Marks& marks, std::int64_t id);
     void markList(Marks& marks, std::int64_t jobId);
     // Before a claim's statement; the claimed ids go into marks.claimed after it.
@@ -95,7 +106,12 @@ private:
 
     mutable std::mutex _mutex;
     std::uint64_t _clock = 0;
-    std::unordered_map<std::int64_t, Job> _jobs;
+    struct KeptJob {
+        Job row;
+        std::uint64_t version = 0;  // the clock when put
+    };
+    std::unordered_map<std::int64_t, KeptJob> _jobs;
+    std::deque<std::int64_t> _ended;  // jobs put ended, oldest first
     std::unordered_map<std::int64_t, Task> _tasks;
     std::unordered_map<std::int64_t, std::vector<std::int64_t>> _lists;
     std::unordered_map<std::int64_t, std::set<std::int64_t>> _keptOfJob;  // for eviction

@@ -256,6 +256,8 @@ private:
     IdBlocks* _ids;
     RowCache* _cache;
     RowCache::Marks _marks;
+    // Jobs read from the cache: the version read (RowCache::markJob).
+    std::unordered_map<std::int64_t, std::uint64_t> _jobVersions;
 };
 
 }  // namespace te::store

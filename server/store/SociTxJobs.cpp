@@ -126,8 +126,10 @@ std::optional<Job> SociTx::findJob(std::int64_t id) {
     // written here is still as this transaction last saw it.
     auto seen = _jobsSeen.find(id);
     if (seen != _jobsSeen.end()) return seen->second;
-    if (auto kept = _cache ? _cache->job(id) : std::nullopt) {
+    std::uint64_t version = 0;
+    if (auto kept = _cache ? _cache->job(id, &version) : std::nullopt) {
         _jobsSeen[id] = *kept;
+        _jobVersions[id] = version;
         return kept;
     }
     auto jobs = selectJobs(_db, "FROM jobs WHERE id = :id", [&](SqlQuery& q) { q.bind(id); });
@@ -140,8 +142,10 @@ void SociTx::cacheJobs(const std::vector<std::int64_t>& ids) {
     std::vector<std::int64_t> missing;
     for (std::int64_t id : ids) {
         if (_jobsSeen.count(id)) continue;
-        if (auto kept = _cache ? _cache->job(id) : std::nullopt) {
+        std::uint64_t version = 0;
+        if (auto kept = _cache ? _cache->job(id, &version) : std::nullopt) {
             _jobsSeen.emplace(id, std::move(*kept));
+            _jobVersions[id] = version;
         } else {
             missing.push_back(id);
         }
@@ -226,7 +230,7 @@ void SociTx::updateJob(Job& job) {
         // known: write every column now.
         _changesKnown = false;
         _jobsWritten = true;
-        if (_cache) _cache->markJob(_marks, job.id);
+        if (_cache) _cache->markJob(_marks, job.id, false);
         SqlQuery query(_db);
         query.run(jobUpdate(job, nullptr, query));
         if (query.affectedRows() == 0) {
@@ -278,10 +282,15 @@ void SociTx::addJobWrites(WriteBatch& batch) {
     _jobsWritten = _jobsWritten || !_jobsNew.empty() || !_jobsStored.empty();
     if (_cache) {
         for (std::int64_t id : _jobsNew) {
-            _cache->markJob(_marks, id);
-            _marks.insertedJobs.insert(id);
+            _cache->markJob(_marks, id, true);
         }
-        for (const auto& [id, stored] : _jobsStored) _cache->markJob(_marks, id);
+        for (const auto& [id, stored] : _jobsStored) {
+            auto read = _jobVersions.find(id);
+            _cache->markJob(_marks, id, false,
+                            read == _jobVersions.end()
+                                ? std::nullopt
+                                : std::optional<std::uint64_t>(read->second));
+        }
     }
     const std::vector<std::int64_t> inserted(_jobsNew.begin(), _jobsNew.end());
     addInserts(batch, "jobs", kJobColumns, inserted.size(),

@@ -129,8 +129,7 @@ std::int64_t SociTx::insertRow(IdBlocks::Table table, std::set<std::int64_t>& un
     // A new row: no other transaction can have marked it, nor read it before this COMMIT.
     if (_cache) {
         if (table == IdBlocks::Table::Jobs) {
-            _cache->markJob(_marks, id);
-            _marks.insertedJobs.insert(id);
+            _cache->markJob(_marks, id, true);
         } else {
             _cache->markTask(_marks, id);
         }

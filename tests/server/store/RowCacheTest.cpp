@@ -34,6 +34,19 @@ void writeTask(RowCache& cache, const Task& task) {
     cache.committed(marks, {}, {task}, {});
 }
 
+void insertJob(RowCache& cache, const Job& job) {
+    RowCache::Marks marks;
+    cache.markJob(marks, job.id, true);
+    cache.committed(marks, {job}, {}, {});
+}
+
+// One transaction that updates `job`, having read the version `read` from the cache.
+void updateJob(RowCache& cache, const Job& job, std::uint64_t read) {
+    RowCache::Marks marks;
+    cache.markJob(marks, job.id, false, read);
+    cache.committed(marks, {job}, {}, {});
+}
+
 }  // namespace
 
 class RowCacheTest : public CppUnit::TestFixture {
@@ -43,6 +56,7 @@ class RowCacheTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRollbackLeavesTheRowOut);
     CPPUNIT_TEST(testClaimYieldsToLaterWrites);
     CPPUNIT_TEST(testRenewalTakesEveryTaskOut);
+    CPPUNIT_TEST(testJobUpdatedOverTheKeptVersionIsPut);
     CPPUNIT_TEST(testEndedJobLeavesWithItsTasks);
     CPPUNIT_TEST(testTooManyRowsEmptyTheCache);
     CPPUNIT_TEST_SUITE_END();
@@ -51,9 +65,8 @@ public:
     void testCommitPutsWhatItWrote() {
         RowCache cache;
         RowCache::Marks marks;
-        cache.markJob(marks, 1);
-        marks.insertedJobs.insert(1);
-        cache.markJob(marks, 2);  // updated, not inserted
+        cache.markJob(marks, 1, true);
+        cache.markJob(marks, 2, false);  // updated, not read from the cache
         for (std::int64_t id : {10, 11}) {
             cache.markTask(marks, id);
             cache.markList(marks, 1);
@@ -139,22 +152,50 @@ public:
         CPPUNIT_ASSERT(cache.task(8).has_value());
     }
 
+    // A job's UPDATE writes only what changed: the row after it is known only if the row it
+    // changed was the one the transaction read.
+    void testJobUpdatedOverTheKeptVersionIsPut() {
+        RowCache cache;
+        insertJob(cache, jobRow(1));
+        std::uint64_t version = 0;
+        Job row = *cache.job(1, &version);
+        row.message = "mine";
+        updateJob(cache, row, version);
+        CPPUNIT_ASSERT_EQUAL(std::string("mine"), cache.job(1, &version)->message);
+        // Read, then someone else writes it, then this one writes over what it read.
+        Job stale = *cache.job(1, &version);
+        Job theirs = stale;
+        theirs.priority = 1;
+        std::uint64_t theirVersion = version;
+        updateJob(cache, theirs, theirVersion);
+        stale.message = "stale";
+        updateJob(cache, stale, version);
+        CPPUNIT_ASSERT_MESSAGE("the database holds both changes; the cache knows neither",
+                               !cache.job(1));
+    }
+
     void testEndedJobLeavesWithItsTasks() {
         RowCache cache;
         RowCache::Marks submit;
-        cache.markJob(submit, 1);
-        submit.insertedJobs.insert(1);
+        cache.markJob(submit, 1, true);
         cache.markList(submit, 1);
         cache.committed(submit, {jobRow(1)}, {}, {{1, {10}}});
         writeTask(cache, taskRow(10, 1));
         CPPUNIT_ASSERT(cache.wholeJob(1).has_value());
-        RowCache::Marks end;
-        cache.markJob(end, 1);
-        cache.committed(end, {jobRow(1, JobState::Completed)}, {}, {});
-        CPPUNIT_ASSERT(!cache.job(1));
+        std::uint64_t version = 0;
+        cache.job(1, &version);
+        updateJob(cache, jobRow(1, JobState::Completed), version);
+        CPPUNIT_ASSERT_MESSAGE("kept for the client's next GET", cache.job(1).has_value());
         CPPUNIT_ASSERT(!cache.task(10));
         CPPUNIT_ASSERT(!cache.wholeJob(1));
-        CPPUNIT_ASSERT_EQUAL(size_t(0), cache.size());
+        CPPUNIT_ASSERT_EQUAL(size_t(1), cache.size());
+        // Until kMaxEnded later jobs have ended.
+        for (std::int64_t id = 2; id <= static_cast<std::int64_t>(RowCache::kMaxEnded) + 1; ++id) {
+            insertJob(cache, jobRow(id, JobState::Completed));
+        }
+        CPPUNIT_ASSERT(!cache.job(1));
+        CPPUNIT_ASSERT(cache.job(2).has_value());
+        CPPUNIT_ASSERT_EQUAL(RowCache::kMaxEnded, cache.size());
     }
 
     void testTooManyRowsEmptyTheCache() {
