@@ -192,7 +192,10 @@ def markdown(rows, machine, commands, analysis):
     parts.append("## Durability of each side\n")
     parts.append(
         "- Ours, PostgreSQL: `fsync=on`, `synchronous_commit=on`, `full_page_writes=on`: every "
-        "accepted job and every task state change is on disk before it is acknowledged.\n"
+        "accepted job and every task's start and result is on disk before it is acknowledged. "
+        "A task's claim for a worker commits without waiting for the disk (the next commit "
+        "that waits takes it along): a crash of PostgreSQL may forget the last ones, and those "
+        "tasks run again (at least once, as after a lost worker).\n"
         "- Ours, SQLite: WAL with `synchronous=NORMAL` (the server's setting): a commit survives "
         "a crash of the process, not necessarily a power loss (the WAL is synced at "
         "checkpoints).\n"

@@ -147,13 +147,7 @@ void RowCache::committed(Marks& marks, const std::vector<Job>& jobs, const std::
         }
     }
     end(marks);
-    if (_jobs.size() + _tasks.size() > kMaxRows) {
-        _jobs.clear();
-        _ended.clear();
-        _tasks.clear();
-        _lists.clear();
-        _keptOfJob.clear();
-    }
+    if (_jobs.size() + _tasks.size() > kMaxRows) eraseAll();
 }
 
 void RowCache::abandoned(Marks& marks) {
@@ -178,6 +172,19 @@ void RowCache::end(Marks& marks) {
 size_t RowCache::size() const {
     std::lock_guard<std::mutex> lock(_mutex);
     return _jobs.size() + _tasks.size();
+}
+
+void RowCache::clear() {
+    std::lock_guard<std::mutex> lock(_mutex);
+    eraseAll();
+}
+
+void RowCache::eraseAll() {
+    _jobs.clear();
+    _ended.clear();
+    _tasks.clear();
+    _lists.clear();
+    _keptOfJob.clear();
 }
 
 void RowCache::putTask(const Task& task) {

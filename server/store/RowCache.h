@@ -87,6 +87,8 @@ public:
     void abandoned(Marks& marks);
 
     size_t size() const;
+    // Every row leaves (the marks stay with their transactions).
+    void clear();
 
 private:
     struct Mark {
@@ -103,6 +105,7 @@ private:
     void eraseTask(std::int64_t id);
     void eraseJob(std::int64_t id);
     void eraseAllTasks();
+    void eraseAll();
 
     mutable std::mutex _mutex;
     std::uint64_t _clock = 0;

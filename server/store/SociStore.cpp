@@ -102,6 +102,7 @@ SociStore::SociStore(Dialect dialect, std::string connect, std::string displayUr
       _displayUrl(std::move(displayUrl)),
       _writers(dialect == Dialect::Sqlite ? 1 : kPostgresSessions, false,
                dialect == Dialect::Sqlite),
+      _oneWriters(dialect == Dialect::Postgres ? 2 : 0, false, false, true),
       _readers(
           dialect == Dialect::Sqlite && sqlitePath(_connect) != ":memory:" ? kSqliteReaders : 0,
           true) {}
@@ -187,12 +188,13 @@ std::string SociStore::backend() const {
     return _dialect == Dialect::Sqlite ? "sqlite3" : "postgresql";
 }
 
-std::unique_ptr<Connection> SociStore::connect(bool readOnly) {
+std::unique_ptr<Connection> SociStore::connect(bool readOnly, bool asyncCommit) {
     try {
         if (_dialect == Dialect::Postgres) {
             auto session = std::make_unique<soci::session>(*soci::factory_postgresql(), _connect);
             // libpq prints NOTICEs (e.g. "already exists, skipping") to stderr otherwise.
             exec(*session, "SET client_min_messages TO WARNING");
+            if (asyncCommit) exec(*session, "SET synchronous_commit TO off");
             return std::make_unique<Connection>(std::move(session), _dialect);
         }
         auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), _connect);
@@ -239,7 +241,7 @@ std::unique_ptr<Connection> SociStore::borrow(Pool& pool) {
     }
     // Connect outside the lock: it may take a while, and others can use idle sessions.
     try {
-        return connect(pool.readOnly);
+        return connect(pool.readOnly, pool.asyncCommit);
     } catch (...) {
         giveBack(pool, nullptr);
         throw;
@@ -296,6 +298,9 @@ void SociStore::withSession(Pool& pool, const std::function<void(Connection&)>& 
                 }
                 giveBack(pool, nullptr);
                 dropIdle(pool);
+                // The database may have restarted and lost what was not on disk yet
+                // (_oneWriters' commits): keep nothing from before.
+                _rows.clear();
                 try {
                     throw;
                 } catch (const std::exception& e) {
@@ -319,7 +324,7 @@ void SociStore::inTransaction(Pool& pool, const std::function<void(Tx&)>& fn, bo
         [&](Connection& db) {
             // Writers see every change to the jobs, so they keep the counts (SQLite's readers
             // cannot write).
-            const bool writer = &pool == &_writers;
+            const bool writer = &pool != &_readers;
             if (_dialect == Dialect::Postgres && oneWrite) {
                 db.oneWriteOnly();
             } else if (_dialect == Dialect::Postgres) {
@@ -350,7 +355,7 @@ void SociStore::inTransaction(Pool& pool, const std::function<void(Tx&)>& fn, bo
 void SociStore::transact(const std::function<void(Tx&)>& fn) { inTransaction(_writers, fn); }
 
 void SociStore::transactOneWrite(const std::function<void(Tx&)>& fn) {
-    inTransaction(_writers, fn, true);
+    inTransaction(_oneWriters.max ? _oneWriters : _writers, fn, true);
 }
 
 void SociStore::read(const std::function<void(Tx&)>& fn) {

@@ -162,7 +162,9 @@ public:
     // As transact, for fn whose only write is one statement (reads may come before it): on
     // PostgreSQL that statement is a transaction by itself, without BEGIN and COMMIT, one
     // round trip where they made three. A second write throws StoreError before it is sent.
-    // fn must not throw after its write: that is committed already.
+    // fn must not throw after its write: that is committed already. On PostgreSQL the commit
+    // does not wait for the disk: a crash of the database may forget it, so use it only for
+    // writes the engine recovers from (the dispatcher's claims: the task runs again).
     virtual void transactOneWrite(const std::function<void(Tx&)>& fn) { transact(fn); }
 
     // Runs fn, which only reads, in a transaction of its own. On SQLite that is one

@@ -203,11 +203,16 @@ PostgresFixture& PostgresFixture::instance() {
     return fixture;
 }
 
-std::string PostgresFixture::freshDatabase() {
+std::string PostgresFixture::freshDatabase(bool commitsWait) {
     std::lock_guard<std::mutex> lock(_impl->mutex);
     const std::string name = "te_" + std::to_string(++_impl->databases);
     _impl->pg("createdb",
               {"-h", "127.0.0.1", "-p", std::to_string(_impl->port), "-U", _impl->dbUser, name});
+    if (commitsWait) {
+        _impl->pg("psql",
+                  {"-h", "127.0.0.1", "-p", std::to_string(_impl->port), "-U", _impl->dbUser, "-d",
+                   name, "-q", "-c", "ALTER DATABASE " + name + " SET synchronous_commit = on"});
+    }
     return "postgresql://host=127.0.0.1 port=" + std::to_string(_impl->port) + " dbname=" + name +
            " user=" + _impl->dbUser;
 }
@@ -217,6 +222,12 @@ int PostgresFixture::port() const { return _impl->port; }
 void PostgresFixture::restart() {
     std::lock_guard<std::mutex> lock(_impl->mutex);
     _impl->stop("fast");
+    _impl->start();
+}
+
+void PostgresFixture::crashAndRestart() {
+    std::lock_guard<std::mutex> lock(_impl->mutex);
+    _impl->stop("immediate");
     _impl->start();
 }
 

@@ -15,11 +15,16 @@ public:
     static PostgresFixture& instance();
 
     // A new, empty database in the cluster; returns its SOCI URL
-    // "postgresql://host=127.0.0.1 port=N dbname=te_N user=U".
-    std::string freshDatabase();
+    // "postgresql://host=127.0.0.1 port=N dbname=te_N user=U". The cluster runs with
+    // synchronous_commit off, for speed; commitsWait turns it on for this database (as in
+    // production), for tests that crash the cluster.
+    std::string freshDatabase(bool commitsWait = false);
     int port() const;
     // Stops and starts the cluster again (the "database restarts" tests); data is kept.
     void restart();
+    // The same after a crash (pg_ctl stop -m immediate): what was committed without waiting
+    // for the disk may be gone; recovery replays the rest.
+    void crashAndRestart();
     void stop();
     void start();
 
