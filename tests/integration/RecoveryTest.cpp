@@ -3,6 +3,7 @@
 #include <Poco/Process.h>
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <functional>
 #include <thread>
 
 #include "tests/integration/Cluster.h"
@@ -69,45 +70,18 @@ public:
     }
 
     void testJobsFinishAcrossDatabaseRestart() {
-        Cluster::Options o;
-        o.database = PostgresFixture::instance().freshDatabase();
-        o.leaseMs = 3000;
-        Cluster c(o);
-        c.startServer();
-        c.startWorker("w", "work", 4);
-        CPPUNIT_ASSERT(waitUntil([&] { return c.workerConnected("w"); }, 20s));
-        std::vector<std::int64_t> ids;
-        for (int i = 0; i < 8; ++i) ids.push_back(c.submit("sleep", "{\"seconds\": \"0.5\"}"));
-        PostgresFixture::instance().restart();
-        for (int i = 0; i < 4; ++i) ids.push_back(c.submit("sleep", "{\"seconds\": \"0.2\"}"));
-        for (auto id : ids) {
-            auto job = c.waitFinished(id, 60s);
-            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
-            CPPUNIT_ASSERT_MESSAGE(c.logText(id), !job->getValue<bool>("failed"));
-        }
+        jobsFinishAcross(PostgresFixture::instance().freshDatabase(), 8,
+                         [] { PostgresFixture::instance().restart(); });
     }
 
     // A crash of PostgreSQL while tasks run. The claims, committed without waiting for the
     // disk, may be gone (the submissions' commits before them waited): their tasks are queued
     // again and run again. Every job finishes, each task's result recorded once.
     void testJobsFinishAcrossDatabaseCrash() {
-        Cluster::Options o;
-        o.database = PostgresFixture::instance().freshDatabase(true);
-        o.leaseMs = 3000;
-        Cluster c(o);
-        c.startServer();
-        c.startWorker("w", "work", 4);
-        CPPUNIT_ASSERT(waitUntil([&] { return c.workerConnected("w"); }, 20s));
-        std::vector<std::int64_t> ids;
-        for (int i = 0; i < 4; ++i) ids.push_back(c.submit("sleep", "{\"seconds\": \"0.5\"}"));
-        std::this_thread::sleep_for(50ms);  // claimed and running, the claims maybe not on disk
-        PostgresFixture::instance().crashAndRestart();
-        for (int i = 0; i < 4; ++i) ids.push_back(c.submit("sleep", "{\"seconds\": \"0.2\"}"));
-        for (auto id : ids) {
-            auto job = c.waitFinished(id, 60s);
-            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
-            CPPUNIT_ASSERT_MESSAGE(c.logText(id), !job->getValue<bool>("failed"));
-        }
+        jobsFinishAcross(PostgresFixture::instance().freshDatabase(true), 4, [] {
+            std::this_thread::sleep_for(50ms);  // claimed and running, the claims maybe not on disk
+            PostgresFixture::instance().crashAndRestart();
+        });
     }
 
     void testEncodingExampleLeavesPlayableRenditions() {
@@ -143,6 +117,31 @@ public:
             CPPUNIT_ASSERT_EQUAL_MESSAGE(line, 0, probe.wait());
         }
         CPPUNIT_ASSERT(renditions >= 2);
+    }
+
+private:
+    // `before` jobs of 0.5 s on a worker of 4 slots, then `disrupt` (the database goes away
+    // and comes back), then four more: every one finishes, none failed.
+    static void jobsFinishAcross(const std::string& database, int before,
+                                 const std::function<void()>& disrupt) {
+        Cluster::Options o;
+        o.database = database;
+        o.leaseMs = 3000;
+        Cluster c(o);
+        c.startServer();
+        c.startWorker("w", "work", 4);
+        CPPUNIT_ASSERT(waitUntil([&] { return c.workerConnected("w"); }, 20s));
+        std::vector<std::int64_t> ids;
+        for (int i = 0; i < before; ++i) {
+            ids.push_back(c.submit("sleep", "{\"seconds\": \"0.5\"}"));
+        }
+        disrupt();
+        for (int i = 0; i < 4; ++i) ids.push_back(c.submit("sleep", "{\"seconds\": \"0.2\"}"));
+        for (auto id : ids) {
+            auto job = c.waitFinished(id, 60s);
+            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(job, "queue_state"));
+            CPPUNIT_ASSERT_MESSAGE(c.logText(id), !job->getValue<bool>("failed"));
+        }
     }
 };
 
