@@ -30,6 +30,16 @@ std::optional<std::vector<Task>> RowCache::wholeJob(std::int64_t jobId) const {
     return rows;
 }
 
+bool RowCache::bigJob(std::int64_t jobId) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    return _bigJobs.count(jobId) > 0;
+}
+
+void RowCache::noteBigJob(std::int64_t jobId) {
+    std::lock_guard<std::mutex> lock(_mutex);
+    _bigJobs.insert(jobId);
+}
+
 void RowCache::mark(MarkMap& map, std::int64_t id) {
     Mark& m = map[id];
     ++_clock;
@@ -118,10 +128,11 @@ void RowCache::committed(Marks& marks, const std::vector<Job>& jobs, const std::
     }
     for (std::int64_t jobId : marks.lists) {
         auto list = lists.find(jobId);
-        if (release(_listMarks, jobId) && list != lists.end() &&
-            list->second.size() <= kMaxListed) {
-            _lists[jobId] = list->second;
-        }
+        const bool mayPut = release(_listMarks, jobId) && list != lists.end();
+        if (mayPut && list->second.size() <= kMaxListed) _lists[jobId] = list->second;
+        // Committed: the job is that big for good (tasks are never deleted), whoever else
+        // wrote its list meanwhile.
+        if (list != lists.end() && list->second.size() > kMaxListed) _bigJobs.insert(jobId);
     }
     std::unordered_map<std::int64_t, const Job*> jobValues;
     for (const Job& job : jobs) jobValues[job.id] = &job;
@@ -181,6 +192,7 @@ void RowCache::clear() {
 
 void RowCache::eraseAll() {
     _jobs.clear();
+    _bigJobs.clear();
     _ended.clear();
     _tasks.clear();
     _lists.clear();
@@ -210,6 +222,7 @@ void RowCache::eraseTask(std::int64_t id) {
 void RowCache::eraseJob(std::int64_t id) {
     _jobs.erase(id);
     _lists.erase(id);
+    _bigJobs.erase(id);
     auto ofJob = _keptOfJob.find(id);
     if (ofJob == _keptOfJob.end()) return;
     for (std::int64_t taskId : ofJob->second) _tasks.erase(taskId);

@@ -7,6 +7,7 @@
 #include <optional>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "shared/model/Job.h"
@@ -37,7 +38,8 @@ namespace te::store {
 //   rows goes to the database.
 // - A job that ends leaves its tasks and their list; its row stays, for the client's next
 //   GET, until kMaxEnded later jobs have ended. Past kMaxRows kept rows, everything leaves.
-// A job's list of tasks is kept like a row, for jobs of at most kMaxListed tasks.
+// A job's list of tasks is kept like a row, for jobs of at most kMaxListed tasks; of a larger
+// job, only that it is larger (tasks are never deleted, so it stays larger).
 //
 // Like KeptCount, it assumes this server is the database's only writer. Thread-safe.
 class RowCache {
@@ -66,6 +68,9 @@ public:
     std::optional<Task> task(std::int64_t id) const;
     // Every task of the job in id order, when the list and all its rows are kept.
     std::optional<std::vector<Task>> wholeJob(std::int64_t jobId) const;
+    // The job has more than kMaxListed tasks (a fan-out): reading it whole is no use.
+    bool bigJob(std::int64_t jobId) const;
+    void noteBigJob(std::int64_t jobId);
 
     // Before the write of a row (or of a task of the job, for its list) is sent. inserted:
     // the job's INSERT; readVersion: the version of the row the transaction read from the
@@ -117,6 +122,7 @@ private:
     std::deque<std::int64_t> _ended;  // jobs put ended, oldest first
     std::unordered_map<std::int64_t, Task> _tasks;
     std::unordered_map<std::int64_t, std::vector<std::int64_t>> _lists;
+    std::unordered_set<std::int64_t> _bigJobs;
     std::unordered_map<std::int64_t, std::set<std::int64_t>> _keptOfJob;  // for eviction
     MarkMap _jobMarks, _taskMarks, _listMarks;
     // While claims are out: task id -> the clock of its last mark.

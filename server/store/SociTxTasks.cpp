@@ -235,7 +235,7 @@ void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
     if (_dialect != Dialect::Postgres) return;
     std::vector<std::int64_t> partial;
     for (std::int64_t jobId : jobIds) {
-        if (!wholeJob(jobId)) partial.push_back(jobId);
+        if (!wholeJob(jobId) && !(_cache && _cache->bigJob(jobId))) partial.push_back(jobId);
     }
     // Per job, its first kWholeJobTasks + 1 tasks by the (job_id, id) index: a job that
     // fills them all is too big to keep. (A GROUP BY ... HAVING COUNT form was planned as two
@@ -259,6 +259,8 @@ void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
         for (auto& [jobId, tasks] : byJob) {
             if (tasks.size() <= static_cast<size_t>(kWholeJobTasks)) {
                 keepWholeJob(jobId, std::move(tasks));
+            } else if (_cache) {
+                _cache->noteBigJob(jobId);  // the next batches skip this read
             }
         }
     });

@@ -58,6 +58,7 @@ class RowCacheTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRenewalTakesEveryTaskOut);
     CPPUNIT_TEST(testJobUpdatedOverTheKeptVersionIsPut);
     CPPUNIT_TEST(testEndedJobLeavesWithItsTasks);
+    CPPUNIT_TEST(testBigJobIsNotListed);
     CPPUNIT_TEST(testTooManyRowsEmptyTheCache);
     CPPUNIT_TEST_SUITE_END();
 
@@ -196,6 +197,27 @@ public:
         CPPUNIT_ASSERT(!cache.job(1));
         CPPUNIT_ASSERT(cache.job(2).has_value());
         CPPUNIT_ASSERT_EQUAL(RowCache::kMaxEnded, cache.size());
+    }
+
+    // A fan-out's list is not kept, only that the job is big, until the job ends.
+    void testBigJobIsNotListed() {
+        RowCache cache;
+        RowCache::Marks fanOut;
+        cache.markJob(fanOut, 1, true);
+        cache.markList(fanOut, 1);
+        std::vector<std::int64_t> ids;
+        for (std::int64_t id = 10; id < 10 + static_cast<std::int64_t>(RowCache::kMaxListed) + 1;
+             ++id) {
+            ids.push_back(id);
+        }
+        cache.committed(fanOut, {jobRow(1)}, {}, {{1, ids}});
+        CPPUNIT_ASSERT(cache.bigJob(1));
+        CPPUNIT_ASSERT(!cache.wholeJob(1));
+        CPPUNIT_ASSERT(!cache.bigJob(2));
+        std::uint64_t version = 0;
+        cache.job(1, &version);
+        updateJob(cache, jobRow(1, JobState::Completed), version);
+        CPPUNIT_ASSERT(!cache.bigJob(1));
     }
 
     void testTooManyRowsEmptyTheCache() {
