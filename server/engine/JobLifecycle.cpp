@@ -268,7 +268,7 @@ std::string EngineImpl::updateJob(const std::string& client, std::int64_t id, co
             done.clear();
             fx = Effects{};
             Job job = requireJob(tx, client, id);
-            const bool finished = job.state == JobState::Completed || job.state == JobState::Broken;
+            const bool finished = isTerminal(job.state);
             const bool waiting = job.state == JobState::Queued ||
                                  job.state == JobState::Scheduled || job.state == JobState::Pending;
             if (u.priority) {

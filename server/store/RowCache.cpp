@@ -141,7 +141,7 @@ void RowCache::committed(Marks& marks, const std::vector<Job>& jobs, const std::
         auto value = jobValues.find(id);
         if (value == jobValues.end()) continue;
         const Job& job = *value->second;
-        const bool ended = job.state == JobState::Completed || job.state == JobState::Broken;
+        const bool ended = isTerminal(job.state);
         if (ended) eraseJob(id);  // its tasks: read again, if ever, from the database
         if (!mayPut) continue;
         _jobs[id] = {job, ++_clock};
@@ -149,10 +149,9 @@ void RowCache::committed(Marks& marks, const std::vector<Job>& jobs, const std::
             _ended.push_back(id);
             if (_ended.size() > kMaxEnded) {
                 auto oldest = _jobs.find(_ended.front());
-                const bool stillEnded =
-                    oldest != _jobs.end() && (oldest->second.row.state == JobState::Completed ||
-                                              oldest->second.row.state == JobState::Broken);
-                if (stillEnded) _jobs.erase(oldest);
+                if (oldest != _jobs.end() && isTerminal(oldest->second.row.state)) {
+                    _jobs.erase(oldest);
+                }
                 _ended.pop_front();
             }
         }

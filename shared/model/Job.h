@@ -22,6 +22,8 @@ enum class JobState {
 const char* toString(JobState s);
 // "queued" or "0" -> Queued. nullopt for anything else.
 std::optional<JobState> parseJobState(const std::string& text);
+// Completed or Broken: the job runs no more.
+bool isTerminal(JobState s);
 
 struct Job {
     std::int64_t id = 0;

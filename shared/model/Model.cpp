@@ -24,6 +24,8 @@ std::optional<JobState> parseJobState(const std::string& text) {
     return std::nullopt;
 }
 
+bool isTerminal(JobState s) { return s == JobState::Completed || s == JobState::Broken; }
+
 const char* toString(TaskState s) { return kTaskStates.at(static_cast<size_t>(s)); }
 
 std::optional<TaskState> parseTaskState(const std::string& text) {
