@@ -51,9 +51,10 @@ void RowCache::mark(MarkMap& map, std::int64_t id) {
     ++m.out;
 }
 
-bool RowCache::release(MarkMap& map, std::int64_t id) {
+bool RowCache::release(MarkMap& map, std::int64_t id, std::uint64_t* at) {
     auto it = map.find(id);
     if (it == map.end()) return false;
+    if (at) *at = it->second.at;
     const bool mayPut = !it->second.contested;
     if (--it->second.out == 0) map.erase(it);
     return mayPut;
@@ -101,29 +102,28 @@ void RowCache::renewBegins(Marks& marks) {
     eraseAllTasks();
 }
 
-void RowCache::committed(Marks& marks, const std::vector<Job>& jobs, const std::vector<Task>& tasks,
-                         const std::map<std::int64_t, std::vector<std::int64_t>>& lists) {
+void RowCache::committed(Marks& marks, const std::unordered_map<std::int64_t, Job>& jobs,
+                         const std::unordered_map<std::int64_t, Task>& tasks,
+                         const std::unordered_map<std::int64_t, std::vector<std::int64_t>>& lists) {
     if (marks.ended) return;
     std::lock_guard<std::mutex> lock(_mutex);
-    std::unordered_map<std::int64_t, const Task*> taskValues;
-    for (const Task& task : tasks) taskValues[task.id] = &task;
     // A task written before a renewal ended may hold a lease it has since renewed.
     auto beforeRenewal = [&](std::uint64_t at) { return _renewing > 0 || at <= _renewedAt; };
     for (std::int64_t id : marks.tasks) {
-        const std::uint64_t at = _taskMarks.count(id) ? _taskMarks[id].at : 0;
-        const bool mayPut = release(_taskMarks, id) && !marks.blindTasks.count(id);
-        auto value = taskValues.find(id);
-        if (mayPut && !beforeRenewal(at) && value != taskValues.end()) putTask(*value->second);
+        std::uint64_t at = 0;
+        const bool mayPut = release(_taskMarks, id, &at) && !marks.blindTasks.count(id);
+        auto value = tasks.find(id);
+        if (mayPut && !beforeRenewal(at) && value != tasks.end()) putTask(value->second);
     }
     for (std::int64_t id : marks.claimed) {
         if (marks.tasks.count(id)) continue;  // written after its claim: put above
         auto since = _markedWhileClaiming.find(id);
         const bool markedSince =
             since != _markedWhileClaiming.end() && since->second > *marks.claimSince;
-        auto value = taskValues.find(id);
+        auto value = tasks.find(id);
         if (!markedSince && !_taskMarks.count(id) && !beforeRenewal(*marks.claimSince) &&
-            value != taskValues.end()) {
-            putTask(*value->second);
+            value != tasks.end()) {
+            putTask(value->second);
         }
     }
     for (std::int64_t jobId : marks.lists) {
@@ -134,13 +134,11 @@ void RowCache::committed(Marks& marks, const std::vector<Job>& jobs, const std::
         // wrote its list meanwhile.
         if (list != lists.end() && list->second.size() > kMaxListed) _bigJobs.insert(jobId);
     }
-    std::unordered_map<std::int64_t, const Job*> jobValues;
-    for (const Job& job : jobs) jobValues[job.id] = &job;
     for (std::int64_t id : marks.jobs) {
         const bool mayPut = release(_jobMarks, id) && marks.exactJobs.count(id);
-        auto value = jobValues.find(id);
-        if (value == jobValues.end()) continue;
-        const Job& job = *value->second;
+        auto value = jobs.find(id);
+        if (value == jobs.end()) continue;
+        const Job& job = value->second;
         const bool ended = isTerminal(job.state);
         if (ended) eraseJob(id);  // its tasks: read again, if ever, from the database
         if (!mayPut) continue;

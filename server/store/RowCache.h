@@ -2,7 +2,6 @@
 
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -84,10 +83,12 @@ public:
     // Before a lease renewal's statement.
     void renewBegins(Marks& marks);
 
-    // After COMMIT: the transaction's rows as written, for the marked and claimed ids whose
-    // values it knows, and the task lists it knows whole.
-    void committed(Marks& marks, const std::vector<Job>& jobs, const std::vector<Task>& tasks,
-                   const std::map<std::int64_t, std::vector<std::int64_t>>& lists);
+    // After COMMIT, with the rows as the transaction holds them (after its writes) and the
+    // task lists of the jobs it holds whole. Only the marked and claimed ids are looked up;
+    // one missing from the maps is not put.
+    void committed(Marks& marks, const std::unordered_map<std::int64_t, Job>& jobs,
+                   const std::unordered_map<std::int64_t, Task>& tasks,
+                   const std::unordered_map<std::int64_t, std::vector<std::int64_t>>& lists);
     // After a rollback, or a COMMIT whose outcome is unknown.
     void abandoned(Marks& marks);
 
@@ -103,8 +104,9 @@ private:
     };
     using MarkMap = std::unordered_map<std::int64_t, Mark>;
     void mark(MarkMap& map, std::int64_t id);
-    // Releases the mark; true when the transaction's row may be put.
-    bool release(MarkMap& map, std::int64_t id);
+    // Releases the mark; true when the transaction's row may be put. `at`, when given,
+    // receives the clock when the mark was first taken.
+    bool release(MarkMap& map, std::int64_t id, std::uint64_t* at = nullptr);
     void end(Marks& marks);
     void putTask(const Task& task);
     void eraseTask(std::int64_t id);

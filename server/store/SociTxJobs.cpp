@@ -427,27 +427,7 @@ SociTx::~SociTx() {
 }
 
 void SociTx::committed() {
-    if (_cache) {
-        // The rows as written: each marked or claimed row this transaction holds whole.
-        std::vector<Job> jobs;
-        for (std::int64_t id : _marks.jobs) {
-            auto seen = _jobsSeen.find(id);
-            if (seen != _jobsSeen.end()) jobs.push_back(seen->second);
-        }
-        std::vector<Task> tasks;
-        for (const auto* ids : {&_marks.tasks, &_marks.claimed}) {
-            for (std::int64_t id : *ids) {
-                auto seen = _tasksSeen.find(id);
-                if (seen != _tasksSeen.end()) tasks.push_back(seen->second);
-            }
-        }
-        std::map<std::int64_t, std::vector<std::int64_t>> lists;
-        for (std::int64_t jobId : _marks.lists) {
-            auto whole = _wholeJobs.find(jobId);
-            if (whole != _wholeJobs.end()) lists.emplace(jobId, whole->second);
-        }
-        _cache->committed(_marks, jobs, tasks, lists);
-    }
+    if (_cache) _cache->committed(_marks, _jobsSeen, _tasksSeen, _wholeJobs);
     for (CountInTx* count : {&_started, &_queued}) {
         if (!count->kept) continue;
         count->kept->committed(changeIfKnown(*count), count->commit,

@@ -27,24 +27,32 @@ Task taskRow(std::int64_t id, std::int64_t jobId, TaskState state = TaskState::A
     return task;
 }
 
+// Rows by id, as a transaction holds them.
+template <class Row>
+std::unordered_map<std::int64_t, Row> byId(const std::vector<Row>& rows) {
+    std::unordered_map<std::int64_t, Row> out;
+    for (const Row& row : rows) out.emplace(row.id, row);
+    return out;
+}
+
 // One transaction that writes `task` (marks it, then commits it).
 void writeTask(RowCache& cache, const Task& task) {
     RowCache::Marks marks;
     cache.markTask(marks, task.id);
-    cache.committed(marks, {}, {task}, {});
+    cache.committed(marks, {}, byId<Task>({task}), {});
 }
 
 void insertJob(RowCache& cache, const Job& job) {
     RowCache::Marks marks;
     cache.markJob(marks, job.id, true);
-    cache.committed(marks, {job}, {}, {});
+    cache.committed(marks, byId<Job>({job}), {}, {});
 }
 
 // One transaction that updates `job`, having read the version `read` from the cache.
 void updateJob(RowCache& cache, const Job& job, std::uint64_t read) {
     RowCache::Marks marks;
     cache.markJob(marks, job.id, false, read);
-    cache.committed(marks, {job}, {}, {});
+    cache.committed(marks, byId<Job>({job}), {}, {});
 }
 
 }  // namespace
@@ -72,8 +80,9 @@ public:
             cache.markTask(marks, id);
             cache.markList(marks, 1);
         }
-        cache.committed(marks, {jobRow(1), jobRow(2)},
-                        {taskRow(10, 1), taskRow(11, 1, TaskState::Queued)}, {{1, {10, 11}}});
+        cache.committed(marks, byId<Job>({jobRow(1), jobRow(2)}),
+                        byId<Task>({taskRow(10, 1), taskRow(11, 1, TaskState::Queued)}),
+                        {{1, {10, 11}}});
         CPPUNIT_ASSERT(cache.job(1).has_value());
         CPPUNIT_ASSERT_MESSAGE("an UPDATE may have merged with another's", !cache.job(2));
         CPPUNIT_ASSERT(cache.task(10).has_value());
@@ -93,9 +102,9 @@ public:
         cache.markTask(a, 5);
         CPPUNIT_ASSERT_MESSAGE("a row being written leaves at once", !cache.task(5));
         cache.markTask(b, 5);
-        cache.committed(a, {}, {taskRow(5, 1, TaskState::Running, "a")}, {});
+        cache.committed(a, {}, byId<Task>({taskRow(5, 1, TaskState::Running, "a")}), {});
         CPPUNIT_ASSERT(!cache.task(5));
-        cache.committed(b, {}, {taskRow(5, 1, TaskState::Running, "b")}, {});
+        cache.committed(b, {}, byId<Task>({taskRow(5, 1, TaskState::Running, "b")}), {});
         CPPUNIT_ASSERT_MESSAGE("which commit was last is not known", !cache.task(5));
         // One after the other, the last is kept.
         writeTask(cache, taskRow(5, 1, TaskState::Running, "c"));
@@ -124,7 +133,7 @@ public:
         // Another transaction wrote task 5 after the claim began (say, it cancelled it).
         writeTask(cache, taskRow(5, 1, TaskState::Cancelled, "theirs"));
         claim.claimed = {5, 6};
-        cache.committed(claim, {}, {taskRow(5, 1), taskRow(6, 1)}, {});
+        cache.committed(claim, {}, byId<Task>({taskRow(5, 1), taskRow(6, 1)}), {});
         CPPUNIT_ASSERT_EQUAL(std::string("theirs"), cache.task(5)->name);
         CPPUNIT_ASSERT_MESSAGE("an untouched claimed row is put", cache.task(6).has_value());
         // A write still out when the claim commits keeps its row out too.
@@ -132,7 +141,7 @@ public:
         cache.markTask(writer, 7);
         cache.claimBegins(claim2);
         claim2.claimed = {7};
-        cache.committed(claim2, {}, {taskRow(7, 1)}, {});
+        cache.committed(claim2, {}, byId<Task>({taskRow(7, 1)}), {});
         CPPUNIT_ASSERT(!cache.task(7));
         cache.abandoned(writer);
     }
@@ -147,7 +156,7 @@ public:
         writeTask(cache, taskRow(7, 1));
         CPPUNIT_ASSERT_MESSAGE("written while leases were renewed", !cache.task(7));
         cache.committed(renewal, {}, {}, {});
-        cache.committed(early, {}, {taskRow(6, 1)}, {});
+        cache.committed(early, {}, byId<Task>({taskRow(6, 1)}), {});
         CPPUNIT_ASSERT_MESSAGE("its write began before the renewal ended", !cache.task(6));
         writeTask(cache, taskRow(8, 1));
         CPPUNIT_ASSERT(cache.task(8).has_value());
@@ -180,7 +189,7 @@ public:
         RowCache::Marks submit;
         cache.markJob(submit, 1, true);
         cache.markList(submit, 1);
-        cache.committed(submit, {jobRow(1)}, {}, {{1, {10}}});
+        cache.committed(submit, byId<Job>({jobRow(1)}), {}, {{1, {10}}});
         writeTask(cache, taskRow(10, 1));
         CPPUNIT_ASSERT(cache.wholeJob(1).has_value());
         std::uint64_t version = 0;
@@ -210,7 +219,7 @@ public:
              ++id) {
             ids.push_back(id);
         }
-        cache.committed(fanOut, {jobRow(1)}, {}, {{1, ids}});
+        cache.committed(fanOut, byId<Job>({jobRow(1)}), {}, {{1, ids}});
         CPPUNIT_ASSERT(cache.bigJob(1));
         CPPUNIT_ASSERT(!cache.wholeJob(1));
         CPPUNIT_ASSERT(!cache.bigJob(2));
@@ -228,7 +237,7 @@ public:
             cache.markTask(marks, id);
             rows.push_back(taskRow(id, 1));
         }
-        cache.committed(marks, {}, rows, {});
+        cache.committed(marks, {}, byId(rows), {});
         CPPUNIT_ASSERT_EQUAL(RowCache::kMaxRows, cache.size());
         writeTask(cache, taskRow(RowCache::kMaxRows + 1, 2));
         CPPUNIT_ASSERT_EQUAL(size_t(0), cache.size());
