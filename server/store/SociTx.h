@@ -192,6 +192,10 @@ private:
     void writeChanges();
     // Reads the jobs not kept yet.
     void cacheJobs(const std::vector<std::int64_t>& ids);
+    // Keeps the row as the cache holds it (a job with the version read, for markJob); false
+    // when there is no cache or it has no such row.
+    bool jobFromCache(std::int64_t id);
+    bool taskFromCache(std::int64_t id);
     // Task rows of job `jobId` as the database holds them, with this transaction's unwritten
     // changes laid over: a changed row is replaced by its kept copy, if still `wanted`.
     std::vector<Task> withChanges(std::int64_t jobId, std::vector<Task> rows,

@@ -126,12 +126,7 @@ std::optional<Job> SociTx::findJob(std::int64_t id) {
     // written here is still as this transaction last saw it.
     auto seen = _jobsSeen.find(id);
     if (seen != _jobsSeen.end()) return seen->second;
-    std::uint64_t version = 0;
-    if (auto kept = _cache ? _cache->job(id, &version) : std::nullopt) {
-        _jobsSeen[id] = *kept;
-        _jobVersions[id] = version;
-        return kept;
-    }
+    if (jobFromCache(id)) return _jobsSeen.at(id);
     auto jobs = selectJobs(_db, "FROM jobs WHERE id = :id", [&](SqlQuery& q) { q.bind(id); });
     if (jobs.empty()) return std::nullopt;
     _jobsSeen[id] = jobs.front();
@@ -141,14 +136,7 @@ std::optional<Job> SociTx::findJob(std::int64_t id) {
 void SociTx::cacheJobs(const std::vector<std::int64_t>& ids) {
     std::vector<std::int64_t> missing;
     for (std::int64_t id : ids) {
-        if (_jobsSeen.count(id)) continue;
-        std::uint64_t version = 0;
-        if (auto kept = _cache ? _cache->job(id, &version) : std::nullopt) {
-            _jobsSeen.emplace(id, std::move(*kept));
-            _jobVersions[id] = version;
-        } else {
-            missing.push_back(id);
-        }
+        if (!_jobsSeen.count(id) && !jobFromCache(id)) missing.push_back(id);
     }
     forChunksOfIds(missing, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
         auto jobs = selectJobs(_db, "FROM jobs WHERE id IN (" + in + ")", [&](SqlQuery& q) {
@@ -157,6 +145,15 @@ void SociTx::cacheJobs(const std::vector<std::int64_t>& ids) {
         });
         for (Job& job : jobs) _jobsSeen.emplace(job.id, std::move(job));
     });
+}
+
+bool SociTx::jobFromCache(std::int64_t id) {
+    std::uint64_t version = 0;
+    auto kept = _cache ? _cache->job(id, &version) : std::nullopt;
+    if (!kept) return false;
+    _jobsSeen[id] = std::move(*kept);
+    _jobVersions[id] = version;
+    return true;
 }
 
 std::vector<Job> SociTx::listJobs(const JobFilter& filter) {

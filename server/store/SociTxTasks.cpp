@@ -182,14 +182,18 @@ std::optional<Task> SociTx::findTask(std::int64_t id) {
     // As for jobs (findJob): under the engine's lock a row seen here is still as seen.
     auto seen = _tasksSeen.find(id);
     if (seen != _tasksSeen.end()) return seen->second;
-    if (auto kept = _cache ? _cache->task(id) : std::nullopt) {
-        _tasksSeen.emplace(id, *kept);
-        return kept;
-    }
+    if (taskFromCache(id)) return _tasksSeen.at(id);
     auto tasks = selectTasks(_db, select("WHERE id = :id"), [&](SqlQuery& q) { q.bind(id); });
     if (tasks.empty()) return std::nullopt;
     _tasksSeen.emplace(id, tasks.front());
     return tasks.front();
+}
+
+bool SociTx::taskFromCache(std::int64_t id) {
+    auto kept = _cache ? _cache->task(id) : std::nullopt;
+    if (!kept) return false;
+    _tasksSeen[id] = std::move(*kept);
+    return true;
 }
 
 void SociTx::forChunksOfIds(
@@ -209,12 +213,7 @@ void SociTx::forChunksOfIds(
 void SociTx::prefetchTasks(const std::vector<std::int64_t>& taskIds) {
     std::vector<std::int64_t> missing;
     for (std::int64_t id : taskIds) {
-        if (_tasksSeen.count(id)) continue;
-        if (auto kept = _cache ? _cache->task(id) : std::nullopt) {
-            _tasksSeen.emplace(id, std::move(*kept));
-        } else {
-            missing.push_back(id);
-        }
+        if (!_tasksSeen.count(id) && !taskFromCache(id)) missing.push_back(id);
     }
     forChunksOfIds(missing, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
         auto tasks = selectTasks(_db, select("WHERE id IN (" + in + ")"), [&](SqlQuery& q) {
