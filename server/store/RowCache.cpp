@@ -1,6 +1,20 @@
 #include "server/store/RowCache.h"
 
+#include <limits>
+
 namespace te::store {
+namespace {
+
+bool inStates(std::uint32_t states, TaskState state) {
+    return (states >> static_cast<int>(state)) & 1u;
+}
+
+bool isOpen(TaskState s) {
+    return s == TaskState::Waiting || s == TaskState::Queued || s == TaskState::Assigned ||
+           s == TaskState::Running;
+}
+
+}  // namespace
 
 std::optional<Job> RowCache::job(std::int64_t id, std::uint64_t* version) const {
     std::lock_guard<std::mutex> lock(_mutex);
@@ -40,6 +54,37 @@ void RowCache::noteBigJob(std::int64_t jobId) {
     _bigJobs.insert(jobId);
 }
 
+std::optional<std::int64_t> RowCache::keptStageTask(
+    std::int64_t jobId, int stage, std::uint32_t states,
+    const std::function<std::optional<TaskState>(std::int64_t)>& ownState) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    auto open = _openOfJob.find(jobId);
+    if (open == _openOfJob.end()) return std::nullopt;
+    for (std::int64_t id : open->second) {
+        const Task& kept = _tasks.at(id);
+        if (kept.stage != stage) continue;
+        const auto own = ownState(id);
+        if (inStates(states, own ? *own : kept.state)) return id;
+    }
+    return std::nullopt;
+}
+
+bool RowCache::stageAbsent(std::int64_t jobId, int stage, std::uint32_t states) const {
+    std::lock_guard<std::mutex> lock(_mutex);
+    return _absent.count({jobId, stage, states}) > 0;
+}
+
+void RowCache::probedAbsent(Marks& marks, std::int64_t jobId, int stage, std::uint32_t states) {
+    // A claim turns queued tasks into assigned ones without a mark.
+    if (inStates(states, TaskState::Assigned) && !inStates(states, TaskState::Queued)) return;
+    std::lock_guard<std::mutex> lock(_mutex);
+    // Another transaction's task write, sent before the probe, may commit a task it did not
+    // see; one marked after the probe shows in the count at COMMIT.
+    const auto own = static_cast<std::int64_t>(marks.tasks.size());
+    if (_taskMarksOut > own) return;
+    marks.absences.push_back({jobId, stage, states, _taskMarksTaken - marks.tasks.size()});
+}
+
 void RowCache::mark(MarkMap& map, std::int64_t id) {
     Mark& m = map[id];
     ++_clock;
@@ -76,6 +121,8 @@ void RowCache::markTask(Marks& marks, std::int64_t id) {
     if (!marks.tasks.insert(id).second) return;
     std::lock_guard<std::mutex> lock(_mutex);
     mark(_taskMarks, id);
+    ++_taskMarksTaken;
+    ++_taskMarksOut;
     eraseTask(id);
     if (_claiming > 0) _markedWhileClaiming[id] = _clock;
 }
@@ -126,6 +173,35 @@ void RowCache::committed(Marks& marks, const std::unordered_map<std::int64_t, Jo
             putTask(value->second);
         }
     }
+    // The stages' absences: what this transaction wrote contradicts those of its tasks'
+    // stages; its own probes' hold if no other transaction wrote a task since, and if none
+    // of its rows contradicts them.
+    for (std::int64_t id : marks.tasks) {
+        auto value = tasks.find(id);
+        if (value == tasks.end()) {
+            _absent.clear();
+            continue;
+        }
+        const Task& task = value->second;
+        for (auto it = _absent.lower_bound({task.jobId, task.stage, 0});
+             it != _absent.end() && std::get<0>(*it) == task.jobId &&
+             std::get<1>(*it) == task.stage;) {
+            it = inStates(std::get<2>(*it), task.state) ? _absent.erase(it) : std::next(it);
+        }
+    }
+    const std::uint64_t othersMarked = _taskMarksTaken - marks.tasks.size();
+    for (const auto& absence : marks.absences) {
+        if (absence.othersMarked != othersMarked) continue;
+        bool holds = true;
+        for (const auto& [id, task] : tasks) {
+            if (task.jobId == absence.jobId && task.stage == absence.stage &&
+                inStates(absence.states, task.state)) {
+                holds = false;
+                break;
+            }
+        }
+        if (holds) _absent.insert({absence.jobId, absence.stage, absence.states});
+    }
     for (std::int64_t jobId : marks.lists) {
         auto list = lists.find(jobId);
         const bool mayPut = release(_listMarks, jobId) && list != lists.end();
@@ -155,7 +231,7 @@ void RowCache::committed(Marks& marks, const std::unordered_map<std::int64_t, Jo
         }
     }
     end(marks);
-    if (_jobs.size() + _tasks.size() > kMaxRows) eraseAll();
+    if (_jobs.size() + _tasks.size() + _absent.size() > kMaxRows) eraseAll();
 }
 
 void RowCache::abandoned(Marks& marks) {
@@ -164,11 +240,14 @@ void RowCache::abandoned(Marks& marks) {
     for (std::int64_t id : marks.jobs) release(_jobMarks, id);
     for (std::int64_t id : marks.tasks) release(_taskMarks, id);
     for (std::int64_t id : marks.lists) release(_listMarks, id);
+    // Its task writes may have committed, into any state.
+    if (!marks.tasks.empty()) _absent.clear();
     end(marks);
 }
 
 void RowCache::end(Marks& marks) {
     marks.ended = true;
+    _taskMarksOut -= static_cast<std::int64_t>(marks.tasks.size());
     if (marks.claimSince && --_claiming == 0) _markedWhileClaiming.clear();
     if (marks.renewing) {
         --_renewing;
@@ -194,15 +273,16 @@ void RowCache::eraseAll() {
     _tasks.clear();
     _lists.clear();
     _keptOfJob.clear();
+    _openOfJob.clear();
+    _absent.clear();
 }
 
 void RowCache::putTask(const Task& task) {
-    if (task.state == TaskState::Queued) {
-        eraseTask(task.id);
-        return;
-    }
+    eraseTask(task.id);
+    if (task.state == TaskState::Queued) return;
     _tasks[task.id] = task;
     _keptOfJob[task.jobId].insert(task.id);
+    if (isOpen(task.state)) _openOfJob[task.jobId].insert(task.id);
 }
 
 void RowCache::eraseTask(std::int64_t id) {
@@ -213,6 +293,11 @@ void RowCache::eraseTask(std::int64_t id) {
         ofJob->second.erase(id);
         if (ofJob->second.empty()) _keptOfJob.erase(ofJob);
     }
+    auto open = _openOfJob.find(it->second.jobId);
+    if (open != _openOfJob.end()) {
+        open->second.erase(id);
+        if (open->second.empty()) _openOfJob.erase(open);
+    }
     _tasks.erase(it);
 }
 
@@ -220,6 +305,9 @@ void RowCache::eraseJob(std::int64_t id) {
     _jobs.erase(id);
     _lists.erase(id);
     _bigJobs.erase(id);
+    _openOfJob.erase(id);
+    _absent.erase(_absent.lower_bound({id, std::numeric_limits<int>::min(), 0}),
+                  _absent.lower_bound({id + 1, std::numeric_limits<int>::min(), 0}));
     auto ofJob = _keptOfJob.find(id);
     if (ofJob == _keptOfJob.end()) return;
     for (std::int64_t taskId : ofJob->second) _tasks.erase(taskId);
@@ -229,6 +317,7 @@ void RowCache::eraseJob(std::int64_t id) {
 void RowCache::eraseAllTasks() {
     _tasks.clear();
     _keptOfJob.clear();
+    _openOfJob.clear();
 }
 
 }  // namespace te::store

@@ -2,9 +2,11 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -39,6 +41,12 @@ namespace te::store {
 //   GET, until kMaxEnded later jobs have ended. Past kMaxRows kept rows, everything leaves.
 // A job's list of tasks is kept like a row, for jobs of at most kMaxListed tasks; of a larger
 // job, only that it is larger (tasks are never deleted, so it stays larger).
+// For a larger job (a fan-out), every batch of results asks whether the stage still has open
+// tasks and whether one failed (anyStageTask), a query each. A kept task answers the first
+// while one of the stage's tasks is kept open. A probe that found nothing is kept, and
+// answers until a commit writes a task of that stage into one of those states; it is put
+// only when no other transaction wrote a task between the probe and the COMMIT, and only for
+// states a claim cannot enter unseen (with assigned, queued too).
 //
 // Like KeptCount, it assumes this server is the database's only writer. Thread-safe.
 class RowCache {
@@ -54,6 +62,15 @@ public:
         std::set<std::int64_t> blindTasks;
         std::optional<std::uint64_t> claimSince;  // the clock when its first claim began
         std::set<std::int64_t> claimed;
+        // Probes that found no task of a stage in some states, with the count of other
+        // transactions' task marks at the probe (see probedAbsent).
+        struct Absence {
+            std::int64_t jobId = 0;
+            int stage = 0;
+            std::uint32_t states = 0;  // bits by TaskState
+            std::uint64_t othersMarked = 0;
+        };
+        std::vector<Absence> absences;
         bool renewing = false;
         bool ended = false;
     };
@@ -70,6 +87,18 @@ public:
     // The job has more than kMaxListed tasks (a fan-out): reading it whole is no use.
     bool bigJob(std::int64_t jobId) const;
     void noteBigJob(std::int64_t jobId);
+
+    // A kept task of the stage whose state is in `states` (bits by TaskState; only open
+    // states are looked up). ownState gives the transaction's view of a row it holds, which
+    // wins over the kept one.
+    std::optional<std::int64_t> keptStageTask(
+        std::int64_t jobId, int stage, std::uint32_t states,
+        const std::function<std::optional<TaskState>(std::int64_t)>& ownState) const;
+    // A committed probe found no task of the stage in `states`, and no commit has written one
+    // into them since.
+    bool stageAbsent(std::int64_t jobId, int stage, std::uint32_t states) const;
+    // The transaction's probe found no such task; committed() puts it when it still holds.
+    void probedAbsent(Marks& marks, std::int64_t jobId, int stage, std::uint32_t states);
 
     // Before the write of a row (or of a task of the job, for its list) is sent. inserted:
     // the job's INSERT; readVersion: the version of the row the transaction read from the
@@ -126,6 +155,11 @@ private:
     std::unordered_map<std::int64_t, std::vector<std::int64_t>> _lists;
     std::unordered_set<std::int64_t> _bigJobs;
     std::unordered_map<std::int64_t, std::set<std::int64_t>> _keptOfJob;  // for eviction
+    // Of those, the open ones (waiting, assigned, running; queued ones are never kept).
+    std::unordered_map<std::int64_t, std::set<std::int64_t>> _openOfJob;
+    std::set<std::tuple<std::int64_t, int, std::uint32_t>> _absent;  // job, stage, states
+    std::uint64_t _taskMarksTaken = 0;                               // ever
+    std::int64_t _taskMarksOut = 0;  // by transactions not ended yet
     MarkMap _jobMarks, _taskMarks, _listMarks;
     // While claims are out: task id -> the clock of its last mark.
     int _claiming = 0;

@@ -545,6 +545,29 @@ bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskS
     // Likewise a probe that found nothing, until this transaction writes a task row (its
     // unwritten changes were scanned above): the failure probe of every fan-out result.
     if (_stageAbsent.count(key)) return false;
+    if (_cache) {
+        // Across transactions: a kept task of the stage, or a probe of an earlier one that
+        // found nothing (as of the last commit: this transaction's own rows are newer).
+        auto ownState = [&](std::int64_t id) -> std::optional<TaskState> {
+            auto seen = _tasksSeen.find(id);
+            if (seen == _tasksSeen.end()) return std::nullopt;
+            return seen->second.state;
+        };
+        if (auto kept = _cache->keptStageTask(jobId, stage, mask, ownState)) {
+            _stageWitnesses[key] = *kept;
+            return true;
+        }
+        if (_cache->stageAbsent(jobId, stage, mask)) {
+            for (const auto& [id, task] : _tasksSeen) {
+                if (task.jobId == jobId && task.stage == stage && inStates(states, task.state)) {
+                    _stageWitnesses[key] = id;
+                    return true;
+                }
+            }
+            _stageAbsent.insert(key);
+            return false;
+        }
+    }
     if (changed.size() > kMaxSkipped) {
         writeChanges();
         changed.clear();
@@ -559,6 +582,7 @@ bool SociTx::anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskS
     if (!query.run("SELECT id FROM tasks WHERE job_id = :job_id AND stage = :stage AND state IN (" +
                    placeholders("s", states.size()) + ")" + skip + " LIMIT 1")) {
         _stageAbsent.insert(key);
+        if (_cache) _cache->probedAbsent(_marks, jobId, stage, mask);
         return false;
     }
     _stageWitnesses[key] = found;

@@ -38,6 +38,7 @@ class WorkflowRunTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSpawnOfFiveMakesFiveTasksAndFanInSeesAll);
     CPPUNIT_TEST(testFailedStageStopsTheJob);
     CPPUNIT_TEST(testFailedStageCanLetTheJobGoOn);
+    CPPUNIT_TEST(testFailureInALargeFanOut);
     CPPUNIT_TEST(testRetriesWithDelay);
     CPPUNIT_TEST(testPauseAndResume);
     CPPUNIT_TEST(testBreak);
@@ -98,6 +99,26 @@ public:
         CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "fail", "failed"));
         CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "echo", "completed"));
         CPPUNIT_ASSERT(c.logText(id).find("1 failed task(s)") != std::string::npos);
+    }
+
+    // Past 32 tasks the store no longer reads a job's tasks whole; on PostgreSQL the stage's
+    // probes are then answered from the rows it keeps (RowCache).
+    void testFailureInALargeFanOut() {
+        Cluster c;
+        startOneWorker(c);
+        const std::string params = R"({"count": 40, "fail_item": "37"})";
+        std::int64_t stopped = c.submit("fanout-fail-stop", params);
+        std::int64_t goesOn = c.submit("fanout-fail-continue", params);
+        auto job = c.waitFinished(stopped);
+        CPPUNIT_ASSERT_MESSAGE(c.logText(stopped), job->getValue<bool>("failed"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, stopped, "fail-item", "failed"));
+        CPPUNIT_ASSERT_EQUAL(0, countTasks(c, stopped, "noop"));
+        job = c.waitFinished(goesOn);
+        CPPUNIT_ASSERT_MESSAGE(c.logText(goesOn), !job->getValue<bool>("failed"));
+        CPPUNIT_ASSERT_EQUAL(39, countTasks(c, goesOn, "fail-item", "completed"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, goesOn, "fail-item", "failed"));
+        CPPUNIT_ASSERT_EQUAL(1, countTasks(c, goesOn, "noop", "completed"));
+        CPPUNIT_ASSERT(c.logText(goesOn).find("1 failed task(s)") != std::string::npos);
     }
 
     void testRetriesWithDelay() {

@@ -68,6 +68,10 @@ class RowCacheTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testEndedJobLeavesWithItsTasks);
     CPPUNIT_TEST(testBigJobIsNotListed);
     CPPUNIT_TEST(testTooManyRowsEmptyTheCache);
+    CPPUNIT_TEST(testKeptOpenTaskAnswersForItsStage);
+    CPPUNIT_TEST(testAbsenceLastsUntilATaskEntersTheStates);
+    CPPUNIT_TEST(testAbsenceNeedsNoOtherWriterAround);
+    CPPUNIT_TEST(testAbsenceTheTransactionContradictsIsNotPut);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -241,6 +245,114 @@ public:
         CPPUNIT_ASSERT_EQUAL(RowCache::kMaxRows, cache.size());
         writeTask(cache, taskRow(RowCache::kMaxRows + 1, 2));
         CPPUNIT_ASSERT_EQUAL(size_t(0), cache.size());
+    }
+
+    void testKeptOpenTaskAnswersForItsStage() {
+        RowCache cache;
+        const std::uint32_t open = bits({TaskState::Queued, TaskState::Running});
+        auto none = [](std::int64_t) { return std::optional<TaskState>(); };
+        writeTask(cache, taskRow(5, 1, TaskState::Completed));
+        CPPUNIT_ASSERT(!cache.keptStageTask(1, 0, open, none));
+        writeTask(cache, taskRow(6, 1, TaskState::Running));
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(6), cache.keptStageTask(1, 0, open, none).value_or(0));
+        CPPUNIT_ASSERT_MESSAGE("another stage", !cache.keptStageTask(1, 1, open, none));
+        CPPUNIT_ASSERT_MESSAGE("another job", !cache.keptStageTask(2, 0, open, none));
+        auto ownDone = [](std::int64_t id) {
+            return id == 6 ? std::optional<TaskState>(TaskState::Completed) : std::nullopt;
+        };
+        CPPUNIT_ASSERT_MESSAGE("the transaction's own row wins",
+                               !cache.keptStageTask(1, 0, open, ownDone));
+        writeTask(cache, taskRow(6, 1, TaskState::Completed));
+        CPPUNIT_ASSERT_MESSAGE("no longer open", !cache.keptStageTask(1, 0, open, none));
+    }
+
+    void testAbsenceLastsUntilATaskEntersTheStates() {
+        RowCache cache;
+        const std::uint32_t failed = bits({TaskState::Failed});
+        probeAbsent(cache, 1, 0, failed);
+        CPPUNIT_ASSERT(cache.stageAbsent(1, 0, failed));
+        CPPUNIT_ASSERT(!cache.stageAbsent(1, 1, failed));
+        writeTask(cache, taskRow(5, 1, TaskState::Completed));
+        CPPUNIT_ASSERT_MESSAGE("completed is not failed", cache.stageAbsent(1, 0, failed));
+        writeTask(cache, taskRow(6, 1, TaskState::Failed));
+        CPPUNIT_ASSERT(!cache.stageAbsent(1, 0, failed));
+
+        probeAbsent(cache, 1, 0, failed);
+        RowCache::Marks lost;
+        cache.markTask(lost, 7);
+        cache.abandoned(lost);
+        CPPUNIT_ASSERT_MESSAGE("a write whose outcome is unknown",
+                               !cache.stageAbsent(1, 0, failed));
+
+        probeAbsent(cache, 1, 0, failed);
+        insertJob(cache, jobRow(1, JobState::Completed));
+        CPPUNIT_ASSERT_MESSAGE("the job ended", !cache.stageAbsent(1, 0, failed));
+
+        const std::uint32_t assigned = bits({TaskState::Assigned});
+        probeAbsent(cache, 2, 0, assigned);
+        CPPUNIT_ASSERT_MESSAGE("a claim enters it unseen", !cache.stageAbsent(2, 0, assigned));
+        const std::uint32_t open = bits({TaskState::Queued, TaskState::Assigned});
+        probeAbsent(cache, 2, 0, open);
+        CPPUNIT_ASSERT(cache.stageAbsent(2, 0, open));
+    }
+
+    void testAbsenceNeedsNoOtherWriterAround() {
+        RowCache cache;
+        const std::uint32_t failed = bits({TaskState::Failed});
+        // A write out at the probe may commit a row the probe did not see.
+        RowCache::Marks writer, prober;
+        cache.markTask(writer, 5);
+        cache.probedAbsent(prober, 1, 0, failed);
+        cache.committed(writer, {}, byId<Task>({taskRow(5, 2, TaskState::Completed)}), {});
+        cache.committed(prober, {}, {}, {});
+        CPPUNIT_ASSERT(!cache.stageAbsent(1, 0, failed));
+        // So may one that begins after the probe and ends before the COMMIT.
+        RowCache::Marks later, prober2;
+        cache.probedAbsent(prober2, 1, 0, failed);
+        cache.markTask(later, 6);
+        cache.committed(later, {}, byId<Task>({taskRow(6, 2, TaskState::Completed)}), {});
+        cache.committed(prober2, {}, {}, {});
+        CPPUNIT_ASSERT(!cache.stageAbsent(1, 0, failed));
+        // The prober's own writes are no other writer's.
+        RowCache::Marks own;
+        cache.markTask(own, 7);
+        cache.probedAbsent(own, 1, 0, failed);
+        cache.markTask(own, 8);
+        cache.committed(
+            own, {},
+            byId<Task>({taskRow(7, 1, TaskState::Completed), taskRow(8, 1, TaskState::Running)}),
+            {});
+        CPPUNIT_ASSERT(cache.stageAbsent(1, 0, failed));
+    }
+
+    void testAbsenceTheTransactionContradictsIsNotPut() {
+        RowCache cache;
+        const std::uint32_t failed = bits({TaskState::Failed});
+        // It probed, then failed a task of the stage.
+        RowCache::Marks marks;
+        cache.probedAbsent(marks, 1, 0, failed);
+        cache.markTask(marks, 5);
+        cache.committed(marks, {}, byId<Task>({taskRow(5, 1, TaskState::Failed)}), {});
+        CPPUNIT_ASSERT(!cache.stageAbsent(1, 0, failed));
+        // A failed row it only read counts too.
+        RowCache::Marks reader;
+        cache.probedAbsent(reader, 1, 0, failed);
+        cache.committed(reader, {}, byId<Task>({taskRow(5, 1, TaskState::Failed)}), {});
+        CPPUNIT_ASSERT(!cache.stageAbsent(1, 0, failed));
+    }
+
+private:
+    static std::uint32_t bits(std::initializer_list<TaskState> states) {
+        std::uint32_t out = 0;
+        for (TaskState s : states) out |= 1u << static_cast<int>(s);
+        return out;
+    }
+
+    // One transaction whose probe of the stage found nothing, and which commits.
+    static void probeAbsent(RowCache& cache, std::int64_t jobId, int stage, std::uint32_t states) {
+        RowCache::Marks marks;
+        cache.probedAbsent(marks, jobId, stage, states);
+        cache.committed(marks, {}, {}, {});
     }
 };
 

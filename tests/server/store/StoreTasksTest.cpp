@@ -44,6 +44,7 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testJobsKeptWholeAnswerAsTheDatabaseDoes);
     CPPUNIT_TEST(testStageProbesFollowTheTransactionsWrites);
     CPPUNIT_TEST(testRowsCommittedHereAreNotReadAgain);
+    CPPUNIT_TEST(testFanOutStageAnswersFromMemory);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -537,6 +538,56 @@ public:
             auto row = tx.findTask(task.id);
             CPPUNIT_ASSERT_EQUAL(std::string("behind"), row->name);
             CPPUNIT_ASSERT(row->state == TaskState::Assigned);
+        });
+    }
+
+    // A fan-out's results each ask whether the stage has open tasks and whether one failed.
+    // Rows changed behind the store's back show which answers come from memory.
+    void testFanOutStageAnswersFromMemory() {
+        const std::string url = PostgresFixture::instance().freshDatabase();
+        auto store = Store::open(url);
+        soci::session behind(*soci::factory_postgresql(), url.substr(url.find("://") + 3));
+        auto change = [&](const std::string& sql) { store::SqlQuery(behind).run(sql); };
+        const std::vector<TaskState> open = {TaskState::Waiting, TaskState::Queued,
+                                             TaskState::Assigned, TaskState::Running};
+        const std::vector<TaskState> failed = {TaskState::Failed, TaskState::Incomplete};
+        const auto jobId = addJob(*store, makeJob("c"));
+        store->transact([&](Tx& tx) {
+            for (int i = 0; i < store::SociTx::kWholeJobTasks + 8; ++i) {
+                Task task = makeTask(jobId);
+                tx.insertTask(task);
+            }
+        });
+        std::vector<Task> claimed;
+        store->transact([&](Tx& tx) { claimed = tx.claimTasks({"work"}, "w1", 2, nowMs(), 1); });
+        CPPUNIT_ASSERT_EQUAL(size_t(2), claimed.size());
+        store->transact([&](Tx& tx) { CPPUNIT_ASSERT(!tx.anyStageTask(jobId, 0, failed)); });
+        const std::string ofJob = " WHERE job_id = " + std::to_string(jobId);
+        change("UPDATE tasks SET state = " + std::to_string(static_cast<int>(TaskState::Failed)) +
+               ofJob);
+        store->transact([&](Tx& tx) {
+            CPPUNIT_ASSERT_MESSAGE("a claimed task, as kept", tx.anyStageTask(jobId, 0, open));
+            CPPUNIT_ASSERT_MESSAGE("the last probe's answer", !tx.anyStageTask(jobId, 0, failed));
+            CPPUNIT_ASSERT_MESSAGE("another stage is read", !tx.anyStageTask(jobId, 1, open));
+        });
+        // The store's own writes change both answers.
+        store->transact([&](Tx& tx) {
+            for (Task task : claimed) {
+                task.state = TaskState::Completed;
+                tx.updateTask(task);
+            }
+        });
+        store->transact([&](Tx& tx) {
+            CPPUNIT_ASSERT_MESSAGE("no kept task is open: read", !tx.anyStageTask(jobId, 0, open));
+            CPPUNIT_ASSERT(!tx.anyStageTask(jobId, 0, failed));
+        });
+        store->transact([&](Tx& tx) {
+            Task task = claimed.front();
+            task.state = TaskState::Incomplete;
+            tx.updateTask(task);
+        });
+        store->transact([&](Tx& tx) {
+            CPPUNIT_ASSERT_MESSAGE("a task written into them", tx.anyStageTask(jobId, 0, failed));
         });
     }
 
