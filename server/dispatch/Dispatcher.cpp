@@ -34,6 +34,8 @@ using Clock = std::chrono::steady_clock;
 constexpr double kReserveBelowMs = 20.0;
 // A reserved task not sent within this long goes back to the queue, for any worker.
 constexpr auto kReserveHold = std::chrono::seconds(1);
+// Results that wait for a claim alone to end before their batch, at most (resultsDue).
+constexpr size_t kResultsAside = 16;
 
 struct WorkerInfo {
     std::string routingId;
@@ -65,12 +67,14 @@ struct WorkerInfo {
     // which otherwise holds the store (SQLite: its only session) while the client's next
     // request waits. Cleared by every wake, READY and the once-a-second tick.
     bool nothingReady = false;
+    // Credit asked for in batches still with the store: counted as taken until delivered.
+    int asked = 0;
 };
 
 struct Command {
-    // Stored: the store thread has finished the batch it was given (State::stored).
+    // Stored: a lane has finished the batch it was given (Lane::stored); `id` is the lane.
     enum Kind { Wake, Cancel, Stored } kind;
-    std::int64_t taskId = 0;
+    std::int64_t id = 0;  // the task of a Cancel
 };
 
 }  // namespace
@@ -101,9 +105,9 @@ struct Dispatcher::State {
     size_t roundRobin = 0;
     bool needDispatch = true;
     std::vector<WorkerEvent> events;  // what the socket brought since the last batch
-    bool storing = false;             // a batch is with the store thread
-    // Cancels that came while a batch was out: its claims may hold these tasks.
-    std::set<std::int64_t> cancelledWhileStoring;
+    // Counts forgetNothingReady(): a claim handed over before the last one may have missed
+    // tasks made ready since, so what it found says nothing about now.
+    std::uint64_t wakes = 0;
 
     mutable std::mutex snapshotMutex;
     std::vector<WorkerSnapshot> snapshot;
@@ -135,9 +139,12 @@ struct Dispatcher::State {
     struct Batch {
         std::vector<WorkerEvent> events;  // empty: claims only
         std::vector<Ask> asks;
+        std::uint64_t wakes = 0;  // at the hand-over
     };
     struct Outcome {
         std::vector<Claim> claims;
+        std::vector<Ask> asks;  // the batch's, whose credit comes back
+        std::uint64_t wakes = 0;
         bool tasksReady = false;
         size_t lostEvents = 0;
         std::string error;
@@ -148,18 +155,37 @@ struct Dispatcher::State {
     // 1,000 90-100 -> 110-140 ms), so the dispatcher stores its batches itself.
     const bool storeAside = store.backend() == "postgresql";
     const int reservePerSlot = storeAside ? 3 : 1;
-    std::thread storeThread;
+    // Two lanes, each a thread with one batch at a time: results (with the claims their
+    // commit allows) and claims alone. A claim alone is one quick statement that does not
+    // wait for the disk; a batch of results holds the engine's lock and waits for its
+    // COMMIT. In one lane, a fan-out's workers ran dry behind every batch of results (a
+    // chord of 1,000: three to five batches of 150-1,000 results, 5-50 ms each).
+    enum LaneId { kResults = 0, kClaims = 1 };
+    struct Lane {
+        std::thread thread;
+        std::optional<Batch> toStore;   // guarded by storeMutex
+        std::optional<Outcome> stored;  // guarded by storeMutex
+        std::condition_variable wake;   // for toStore, and storeStopping
+        bool out = false;               // dispatcher thread: a batch is with the lane
+        // Dispatcher thread: cancels that came while its batch was out, whose claims may
+        // hold these tasks.
+        std::set<std::int64_t> cancelled;
+    };
+    std::array<Lane, 2> lanes;
     std::mutex storeMutex;
-    std::condition_variable storeWake;
-    std::optional<Batch> toStore;   // guarded by storeMutex
-    std::optional<Outcome> stored;  // guarded by storeMutex
-    bool storeStopping = false;     // guarded by storeMutex
-    void storeLoop();
+    bool storeStopping = false;  // guarded by storeMutex
+    void storeLoop(LaneId id);
     Outcome storeBatch(const Batch& batch);
-    // Hands `events` (may be empty) and claims for every worker with credit to the store
-    // thread.
-    void handOver(std::vector<WorkerEvent> events);
-    void takeOutcome();
+    // Hands `events` (may be empty) and claims for every worker with credit to the lane.
+    void handOver(LaneId id, std::vector<WorkerEvent> events);
+    // Results go to their lane when it is free, and while claims are out only once
+    // kResultsAside of them wait: each batch holds the engine's lock through a COMMIT that
+    // waits for the disk, which the API's submissions wait for too.
+    bool resultsDue() const {
+        return !events.empty() && !lanes[kResults].out &&
+               (!lanes[kClaims].out || events.size() >= kResultsAside);
+    }
+    void takeOutcome(LaneId id);
     void post(Command command);
     // What a claim may ask for this worker: its free slots, or 0 when it is stopping or its
     // last claim found nothing ready.
@@ -185,7 +211,9 @@ struct Dispatcher::State {
     // Claims for `asks`, inside tx. Nothing is sent or remembered until deliver(), after
     // the commit: a transaction that is rolled back and run again leaves no trace.
     std::vector<Claim> claimAll(Tx& tx, const std::vector<Ask>& asks, bool tasksReady);
-    void deliver(std::vector<Claim>& claims);
+    // `cancelled`: stopped while the claims were out. `current`: no tasks were announced
+    // since their hand-over, so a claim that found too few says nothing is ready.
+    void deliver(std::vector<Claim>& claims, const std::set<std::int64_t>& cancelled, bool current);
     void heartbeat(Clock::time_point now);
     void publishSnapshot();
     Poco::JSON::Object::Ptr assignMessage(const Task& task);
@@ -224,7 +252,11 @@ void Dispatcher::start() {
     s.push->set(zmq::sockopt::linger, 0);
     s.push->connect(s.inprocName);
     s.running = true;
-    if (s.storeAside) s.storeThread = std::thread([&s] { s.storeLoop(); });
+    if (s.storeAside) {
+        for (State::LaneId id : {State::kResults, State::kClaims}) {
+            s.lanes[id].thread = std::thread([&s, id] { s.storeLoop(id); });
+        }
+    }
     s.thread = std::thread([this] { run(); });
     s.logger.information("dispatching on %s", s.endpoint);
 }
@@ -239,8 +271,10 @@ void Dispatcher::stop() {
         std::lock_guard<std::mutex> lock(s.storeMutex);
         s.storeStopping = true;
     }
-    s.storeWake.notify_all();
-    if (s.storeThread.joinable()) s.storeThread.join();
+    for (auto& lane : s.lanes) {
+        lane.wake.notify_one();
+        if (lane.thread.joinable()) lane.thread.join();
+    }
     std::lock_guard<std::mutex> lock(s.commandsMutex);
     s.push.reset();
     s.pull.reset();
@@ -278,7 +312,7 @@ void Dispatcher::run() {
         auto wait = std::min(nextHeartbeat, nextTick) - Clock::now();
         // Hand-backs queued by the last round are stored without waiting for the socket.
         long ms =
-            (!s.events.empty() || s.needDispatch) && !s.storing
+            s.resultsDue() || (s.needDispatch && !s.lanes[State::kClaims].out)
                 ? 0
                 : std::max<long>(
                       0, static_cast<long>(
@@ -305,12 +339,12 @@ void Dispatcher::run() {
                                frames[0].to_string(), std::string(e.what()));
             }
         }
-        if (!s.events.empty() && !s.storing) {
+        if (s.resultsDue()) {
             // The slots these results freed are filled in the same transaction: one commit
             // for the batch and the next claims.
             std::vector<WorkerEvent> batch;
             batch.swap(s.events);
-            s.handOver(std::move(batch));
+            s.handOver(State::kResults, std::move(batch));
             s.needDispatch = false;
         }
         if (items[1].revents & ZMQ_POLLIN) {
@@ -325,7 +359,7 @@ void Dispatcher::run() {
         }
         for (const auto& c : commands) {
             if (c.kind == Command::Stored) {
-                s.takeOutcome();
+                s.takeOutcome(static_cast<State::LaneId>(c.id));
                 continue;
             }
             if (c.kind == Command::Wake) {
@@ -336,17 +370,19 @@ void Dispatcher::run() {
                 s.needDispatch = true;
                 continue;
             }
-            if (s.storing) s.cancelledWhileStoring.insert(c.taskId);
+            for (auto& lane : s.lanes) {
+                if (lane.out) lane.cancelled.insert(c.id);
+            }
             for (auto& [rid, w] : s.workers) {
                 // Never sent: it only leaves the reserve (the engine has stopped it).
                 w.reserve.erase(std::remove_if(w.reserve.begin(), w.reserve.end(),
                                                [&](const WorkerInfo::Reserved& r) {
-                                                   return r.task.id == c.taskId;
+                                                   return r.task.id == c.id;
                                                }),
                                 w.reserve.end());
-                if (w.inflight.count(c.taskId)) {
+                if (w.inflight.count(c.id)) {
                     Poco::JSON::Object::Ptr msg = new Poco::JSON::Object;
-                    msg->set("task_id", c.taskId);
+                    msg->set("task_id", c.id);
                     s.send(rid, protocol::kCancel, json::stringify(msg));
                 }
             }
@@ -370,9 +406,9 @@ void Dispatcher::run() {
                 }
             }
         }
-        if (s.needDispatch && !s.storing) {
+        if (s.needDispatch && !s.lanes[State::kClaims].out) {
             s.needDispatch = false;
-            if (s.anyoneCanTakeWork()) s.handOver({});
+            if (s.anyoneCanTakeWork()) s.handOver(State::kClaims, {});
         }
         s.publishSnapshot();
     }
@@ -517,7 +553,7 @@ int Dispatcher::State::freeCredit(const WorkerInfo& w) const {
     if (w.stopping) return 0;
     const bool quick = w.meanTaskMs >= 0 && w.meanTaskMs < kReserveBelowMs;
     const int wanted = w.slots + (quick ? reservePerSlot * w.slots : 0);
-    return std::max(0, wanted - static_cast<int>(w.inflight.size() + w.reserve.size()));
+    return std::max(0, wanted - static_cast<int>(w.inflight.size() + w.reserve.size()) - w.asked);
 }
 
 void Dispatcher::State::sendAssign(WorkerInfo& w, const Task& task) {
@@ -576,6 +612,7 @@ bool Dispatcher::State::anyoneCanTakeWork() const {
 }
 
 void Dispatcher::State::forgetNothingReady() {
+    ++wakes;
     for (auto& [rid, w] : workers) w.nothingReady = false;
 }
 
@@ -606,13 +643,13 @@ std::vector<Dispatcher::State::Claim> Dispatcher::State::claimAll(Tx& tx,
     return claims;
 }
 
-void Dispatcher::State::deliver(std::vector<Claim>& claims) {
+void Dispatcher::State::deliver(std::vector<Claim>& claims, const std::set<std::int64_t>& cancelled,
+                                bool current) {
     for (Claim& c : claims) {
         // The engine stopped these while the batch was out.
-        c.tasks.erase(
-            std::remove_if(c.tasks.begin(), c.tasks.end(),
-                           [&](const Task& t) { return cancelledWhileStoring.count(t.id) > 0; }),
-            c.tasks.end());
+        c.tasks.erase(std::remove_if(c.tasks.begin(), c.tasks.end(),
+                                     [&](const Task& t) { return cancelled.count(t.id) > 0; }),
+                      c.tasks.end());
         auto it = workers.find(c.ask.routingId);
         if (it == workers.end() || it->second.name != c.ask.name || it->second.stopping) {
             // Gone (or going) while the batch was out: the tasks go back to the queue.
@@ -622,34 +659,38 @@ void Dispatcher::State::deliver(std::vector<Claim>& claims) {
         WorkerInfo& w = it->second;
         // Per worker, not per queue: a task targeted at one worker is invisible to the others'
         // claims, so another worker's empty claim says nothing about this one.
-        w.nothingReady = static_cast<int>(c.tasks.size()) < c.ask.credit;
+        w.nothingReady = current && static_cast<int>(c.tasks.size()) < c.ask.credit;
         const auto now = Clock::now();
         for (Task& t : c.tasks) w.reserve.push_back({std::move(t), now});
         sendReserved(w);
     }
-    cancelledWhileStoring.clear();
 }
 
-void Dispatcher::State::handOver(std::vector<WorkerEvent> events) {
-    Batch batch{std::move(events), asks()};
-    storing = true;
+void Dispatcher::State::handOver(LaneId id, std::vector<WorkerEvent> events) {
+    Lane& lane = lanes[id];
+    Batch batch{std::move(events), asks(), wakes};
+    for (const Ask& ask : batch.asks) workers.at(ask.routingId).asked += ask.credit;
+    lane.out = true;
     if (!storeAside) {
         Outcome out = storeBatch(batch);
-        std::lock_guard<std::mutex> lock(storeMutex);
-        stored = std::move(out);
-    } else {
         {
             std::lock_guard<std::mutex> lock(storeMutex);
-            toStore = std::move(batch);
+            lane.stored = std::move(out);
         }
-        storeWake.notify_one();
+        takeOutcome(id);
         return;
     }
-    takeOutcome();
+    {
+        std::lock_guard<std::mutex> lock(storeMutex);
+        lane.toStore = std::move(batch);
+    }
+    lane.wake.notify_one();
 }
 
 Dispatcher::State::Outcome Dispatcher::State::storeBatch(const Batch& batch) {
     Outcome out;
+    out.asks = batch.asks;
+    out.wakes = batch.wakes;
     if (batch.events.empty() && storeAside) {
         // Each worker's claim is one statement, a transaction by itself: one round trip on
         // PostgreSQL, where a transaction for them all took two more. So a claim that fails
@@ -684,31 +725,39 @@ Dispatcher::State::Outcome Dispatcher::State::storeBatch(const Batch& batch) {
     return out;
 }
 
-void Dispatcher::State::storeLoop() {
+void Dispatcher::State::storeLoop(LaneId id) {
+    Lane& lane = lanes[id];
     std::unique_lock<std::mutex> lock(storeMutex);
     while (true) {
-        storeWake.wait(lock, [&] { return toStore || storeStopping; });
-        if (!toStore) return;
-        Batch batch = std::move(*toStore);
-        toStore.reset();
+        lane.wake.wait(lock, [&] { return lane.toStore || storeStopping; });
+        if (!lane.toStore) return;
+        Batch batch = std::move(*lane.toStore);
+        lane.toStore.reset();
         lock.unlock();
         Outcome out = storeBatch(batch);
         lock.lock();
-        stored = std::move(out);
+        lane.stored = std::move(out);
         lock.unlock();
-        post({Command::Stored, 0});
+        post({Command::Stored, id});
         lock.lock();
     }
 }
 
-void Dispatcher::State::takeOutcome() {
+void Dispatcher::State::takeOutcome(LaneId id) {
+    Lane& lane = lanes[id];
     std::optional<Outcome> out;
     {
         std::lock_guard<std::mutex> lock(storeMutex);
-        out.swap(stored);
+        out.swap(lane.stored);
     }
     if (!out) return;
-    storing = false;
+    lane.out = false;
+    for (const Ask& ask : out->asks) {
+        auto w = workers.find(ask.routingId);
+        if (w != workers.end() && w->second.name == ask.name) {
+            w->second.asked = std::max(0, w->second.asked - ask.credit);
+        }
+    }
     if (!out->error.empty()) {
         // The database is away for longer than the store's retries: these results are lost
         // here, but their tasks' leases bring them back to run again.
@@ -716,8 +765,10 @@ void Dispatcher::State::takeOutcome() {
     }
     // What the batch made ready may be for any worker, as after a wake; those with credit
     // then were asked for in the batch, and deliver() records what their claims found.
+    const bool current = out->wakes == wakes;
     if (out->tasksReady) forgetNothingReady();
-    deliver(out->claims);
+    deliver(out->claims, lane.cancelled, current);
+    lane.cancelled.clear();
 }
 
 void Dispatcher::State::heartbeat(Clock::time_point now) {
