@@ -26,11 +26,13 @@ using Clock = std::chrono::steady_clock;
 
 // A worker whose tasks finish this fast (ASSIGN to result, on average) gets tasks claimed
 // ahead, in reserve: each is sent the moment a slot frees, with no transaction in between
-// (see WorkerInfo::reserve). Per slot, one on SQLite and three on PostgreSQL, where the
+// (see WorkerInfo::reserve). Per slot, one on SQLite and six on PostgreSQL, where the
 // transaction between a result and the next claim is a dozen round trips (2-3 ms under
 // load) and a slot's one reserved no-op was long done before it: 10,000 no-op jobs end to
-// end 2,000-2,200 -> 2,700-3,050 jobs/s, a chord of 1,000 0.32-0.43 -> 0.23-0.26 s. On
-// SQLite three made no difference beyond the noise.
+// end 2,000-2,200 -> 2,700-3,050 jobs/s, a chord of 1,000 0.32-0.43 -> 0.23-0.26 s with
+// three. Since claims have a lane of their own, six: 44% of a chord's results found the
+// reserve of three empty; chord 143-159 -> 127-133 ms, end to end the same or better (ten
+// did no better than six). On SQLite three made no difference beyond the noise.
 constexpr double kReserveBelowMs = 20.0;
 // A reserved task not sent within this long goes back to the queue, for any worker.
 constexpr auto kReserveHold = std::chrono::seconds(1);
@@ -154,7 +156,7 @@ struct Dispatcher::State {
     // other thread cost more than the overlap gave (round trip 0.80 -> 0.87 ms, chord of
     // 1,000 90-100 -> 110-140 ms), so the dispatcher stores its batches itself.
     const bool storeAside = store.backend() == "postgresql";
-    const int reservePerSlot = storeAside ? 3 : 1;
+    const int reservePerSlot = storeAside ? 6 : 1;
     // Two lanes, each a thread with one batch at a time: results (with the claims their
     // commit allows) and claims alone. A claim alone is one quick statement that does not
     // wait for the disk; a batch of results holds the engine's lock and waits for its

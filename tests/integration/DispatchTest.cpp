@@ -108,10 +108,10 @@ public:
         CPPUNIT_ASSERT(c.waitState(slow, "started", 10s));
         CPPUNIT_ASSERT(
             waitUntil([&] { return str(c.tasks(slow)->getObject(0), "state") == "running"; }, 10s));
-        // The reserve holds one task per slot on SQLite, three on PostgreSQL; one past it
+        // The reserve holds one task per slot on SQLite, six on PostgreSQL; one past it
         // stays queued.
         const char* backend = std::getenv("TE_TEST_BACKEND");
-        const size_t depth = backend && std::string(backend) == "postgresql" ? 3 : 1;
+        const size_t depth = backend && std::string(backend) == "postgresql" ? 6 : 1;
         const auto t0 = std::chrono::steady_clock::now();
         std::vector<std::int64_t> next;
         for (size_t i = 0; i <= depth; ++i) next.push_back(c.submit("noop"));
