@@ -9,11 +9,6 @@ bool inStates(std::uint32_t states, TaskState state) {
     return (states >> static_cast<int>(state)) & 1u;
 }
 
-bool isOpen(TaskState s) {
-    return s == TaskState::Waiting || s == TaskState::Queued || s == TaskState::Assigned ||
-           s == TaskState::Running;
-}
-
 }  // namespace
 
 std::optional<Job> RowCache::job(std::int64_t id, std::uint64_t* version) const {
@@ -282,7 +277,7 @@ void RowCache::putTask(const Task& task) {
     if (task.state == TaskState::Queued) return;
     _tasks[task.id] = task;
     _keptOfJob[task.jobId].insert(task.id);
-    if (isOpen(task.state)) _openOfJob[task.jobId].insert(task.id);
+    if (!isTerminal(task.state)) _openOfJob[task.jobId].insert(task.id);
 }
 
 void RowCache::eraseTask(std::int64_t id) {
