@@ -141,12 +141,9 @@ struct Dispatcher::State {
     struct Batch {
         std::vector<WorkerEvent> events;  // empty: claims only
         std::vector<Ask> asks;
-        std::uint64_t wakes = 0;  // at the hand-over
     };
     struct Outcome {
         std::vector<Claim> claims;
-        std::vector<Ask> asks;  // the batch's, whose credit comes back
-        std::uint64_t wakes = 0;
         bool tasksReady = false;
         size_t lostEvents = 0;
         std::string error;
@@ -169,9 +166,12 @@ struct Dispatcher::State {
         std::optional<Outcome> stored;  // guarded by storeMutex
         std::condition_variable wake;   // for toStore, and storeStopping
         bool out = false;               // dispatcher thread: a batch is with the lane
-        // Dispatcher thread: cancels that came while its batch was out, whose claims may
-        // hold these tasks.
+        // Dispatcher thread, for the batch out: cancels that came meanwhile, whose claims
+        // may hold these tasks; its asks, whose credit comes back with it; `wakes` when it
+        // was handed over.
         std::set<std::int64_t> cancelled;
+        std::vector<Ask> asked;
+        std::uint64_t wakes = 0;
     };
     std::array<Lane, 2> lanes;
     std::mutex storeMutex;
@@ -670,9 +670,11 @@ void Dispatcher::State::deliver(std::vector<Claim>& claims, const std::set<std::
 
 void Dispatcher::State::handOver(LaneId id, std::vector<WorkerEvent> events) {
     Lane& lane = lanes[id];
-    Batch batch{std::move(events), asks(), wakes};
+    Batch batch{std::move(events), asks()};
     for (const Ask& ask : batch.asks) workers.at(ask.routingId).asked += ask.credit;
     lane.out = true;
+    lane.asked = batch.asks;
+    lane.wakes = wakes;
     if (!storeAside) {
         Outcome out = storeBatch(batch);
         {
@@ -691,8 +693,6 @@ void Dispatcher::State::handOver(LaneId id, std::vector<WorkerEvent> events) {
 
 Dispatcher::State::Outcome Dispatcher::State::storeBatch(const Batch& batch) {
     Outcome out;
-    out.asks = batch.asks;
-    out.wakes = batch.wakes;
     if (batch.events.empty() && storeAside) {
         // Each worker's claim is one statement, a transaction by itself: one round trip on
         // PostgreSQL, where a transaction for them all took two more. So a claim that fails
@@ -754,7 +754,7 @@ void Dispatcher::State::takeOutcome(LaneId id) {
     }
     if (!out) return;
     lane.out = false;
-    for (const Ask& ask : out->asks) {
+    for (const Ask& ask : lane.asked) {
         auto w = workers.find(ask.routingId);
         if (w != workers.end() && w->second.name == ask.name) {
             w->second.asked = std::max(0, w->second.asked - ask.credit);
@@ -767,7 +767,7 @@ void Dispatcher::State::takeOutcome(LaneId id) {
     }
     // What the batch made ready may be for any worker, as after a wake; those with credit
     // then were asked for in the batch, and deliver() records what their claims found.
-    const bool current = out->wakes == wakes;
+    const bool current = lane.wakes == wakes;
     if (out->tasksReady) forgetNothingReady();
     deliver(out->claims, lane.cancelled, current);
     lane.cancelled.clear();
