@@ -325,16 +325,16 @@ void SociStore::inTransaction(Pool& pool, const std::function<void(Tx&)>& fn, bo
             // Writers see every change to the jobs, so they keep the counts (SQLite's readers
             // cannot write).
             const bool writer = &pool != &_readers;
-            if (_dialect == Dialect::Postgres && oneWrite) {
+            const bool postgres = _dialect == Dialect::Postgres;
+            if (postgres && oneWrite) {
                 db.oneWriteOnly();
-            } else if (_dialect == Dialect::Postgres) {
+            } else if (postgres) {
                 db.beginWithFirstWrite();
             } else {
                 // The writer takes SQLite's write lock at once; a reader's snapshot is taken
                 // at its first read and never waits for the writer.
                 exec(db, writer ? "BEGIN IMMEDIATE" : "BEGIN");
             }
-            const bool postgres = _dialect == Dialect::Postgres;
             SociTx tx(db, writer ? &_counts : nullptr, postgres ? &_ids : nullptr,
                       postgres ? &_rows : nullptr);
             fn(tx);
