@@ -1,4 +1,6 @@
-// Conformance: logs, settings, schedules and the callback outbox.
+// Conformance: logs, settings, schedules and the callback outbox; SQLite's threading mode.
+#include <sqlite3.h>
+
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
 
@@ -31,9 +33,25 @@ class StoreMiscTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSchedules);
     CPPUNIT_TEST(testOutboxOrderPerJobAndUrl);
     CPPUNIT_TEST(testOutboxCountsAndUpdate);
+    CPPUNIT_TEST(testSqliteConnectionsTakeNoMutex);
     CPPUNIT_TEST_SUITE_END();
 
 public:
+    // The store sets SQLite's multi-thread mode at the program's start, before SQLite starts:
+    // each connection of a pool serves one thread at a time, so the mutex of the default
+    // serialized mode guards nothing. sqlite3_db_mutex is null for a connection without one.
+    void testSqliteConnectionsTakeNoMutex() {
+        TempDir dir;
+        auto store = Store::open("sqlite3://db=" + dir.file("mode.db"));
+        sqlite3* db = nullptr;
+        const int opened = sqlite3_open_v2(dir.file("other.db").c_str(), &db,
+                                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+        const bool withoutMutex = sqlite3_db_mutex(db) == nullptr;
+        sqlite3_close(db);
+        CPPUNIT_ASSERT_EQUAL(SQLITE_OK, opened);
+        CPPUNIT_ASSERT(withoutMutex);
+    }
+
     void testLogs() {
         forEachBackend([](const std::string& url) {
             auto store = Store::open(url);
