@@ -36,6 +36,13 @@ public:
     using Error::Error;
 };
 
+// PostgreSQL gave up a transaction so that another could go on: a deadlock (40P01) or a
+// serialization failure (40001). Running the transaction again is the remedy.
+class StoreRaceError : public StoreError {
+public:
+    using StoreError::StoreError;
+};
+
 // A bad config file or flag. what() is one line naming the file and the key.
 class ConfigError : public Error {
 public:

@@ -303,6 +303,11 @@ void SociStore::withSession(Pool& pool, const std::function<void(Connection&)>& 
                     giveBack(pool, std::move(session));
                     try {
                         throw;
+                    } catch (const StoreRaceError&) {
+                        // PostgreSQL gave this transaction up for another's sake (a
+                        // deadlock): run it again at once, the other one is done or going on.
+                        if (attempt >= attempts) throw;
+                        continue;
                     } catch (const soci::soci_error& e) {
                         throw StoreError(oneLine(e.what()));
                     }

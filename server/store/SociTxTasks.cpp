@@ -464,9 +464,17 @@ int SociTx::renewLeases(const std::string& worker, TimeMs leaseUntil) {
         .bind(worker)
         .bind(asInt(TaskState::Assigned))
         .bind(asInt(TaskState::Running));
-    query.run(
-        "UPDATE tasks SET lease_until = :lease WHERE worker = :worker"
-        " AND state IN (:assigned, :running)");
+    // On PostgreSQL, the rows another transaction holds are left out: that one is storing
+    // their results, or claiming, and a renewal that waited for it while holding rows of its
+    // own met the batches of results in a deadlock (their UPDATEs take the same rows in
+    // another order). Skipped rows are renewed at the next heartbeat, long before their
+    // lease ends.
+    const std::string skipLocked =
+        _dialect == Dialect::Postgres
+            ? "id IN (SELECT id FROM tasks WHERE worker = :worker AND state IN (:assigned,"
+              " :running) FOR UPDATE SKIP LOCKED)"
+            : "worker = :worker AND state IN (:assigned, :running)";
+    query.run("UPDATE tasks SET lease_until = :lease WHERE " + skipLocked);
     for (auto& [id, task] : _tasksSeen) {
         if (task.worker == worker &&
             (task.state == TaskState::Assigned || task.state == TaskState::Running)) {

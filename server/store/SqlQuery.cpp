@@ -21,6 +21,19 @@ struct PreparedStatement {
     bool inUse = false;  // a query still reads its rows
 };
 
+// 40P01 (deadlock detected) and 40001 (serialization failure): PostgreSQL aborted this
+// transaction for another's sake, and it may well succeed when run again.
+bool lostARace(const char* sqlstate) {
+    return sqlstate && (std::string(sqlstate) == "40P01" || std::string(sqlstate) == "40001");
+}
+
+// The StoreError for a failed statement, StoreRaceError where running again helps.
+[[noreturn]] void throwStoreError(const soci::soci_error& e) {
+    const auto* pg = dynamic_cast<const soci::postgresql_soci_error*>(&e);
+    if (pg && lostARace(pg->sqlstate().c_str())) throw StoreRaceError(oneLine(e.what()));
+    throw StoreError(oneLine(e.what()));
+}
+
 void throwNullFetched() {
     throw StoreError("a NULL value was read into a column that cannot hold one");
 }
@@ -146,7 +159,7 @@ bool SqlQuery::run(const std::string& sql) {
             _active = nullptr;
             _connection->_prepared.erase(sql);
         }
-        throw StoreError(oneLine(e.what()));
+        throwStoreError(e);
     }
 }
 
@@ -201,7 +214,7 @@ bool SqlQuery::next() {
         if (row) copyRow();
         return row;
     } catch (const soci::soci_error& e) {
-        throw StoreError(oneLine(e.what()));
+        throwStoreError(e);
     }
 }
 
@@ -210,7 +223,7 @@ long long SqlQuery::affectedRows() {
     try {
         return _active->statement.get_affected_rows();
     } catch (const soci::soci_error& e) {
-        throw StoreError(oneLine(e.what()));
+        throwStoreError(e);
     }
 }
 
@@ -317,6 +330,7 @@ void WriteBatch::sendPipeline(size_t begin, size_t end, bool thenCommit) {
         results.push_back(-2);
     }
     std::string error;
+    bool raced = false;  // the error is a StoreRaceError
     const std::string* notFound = nullptr;
     if (sent && PQpipelineSync(conn) == 1) {
         for (long what : results) {
@@ -334,6 +348,7 @@ void WriteBatch::sendPipeline(size_t begin, size_t end, bool thenCommit) {
                 }
             } else if (status != PGRES_PIPELINE_ABORTED && error.empty()) {
                 error = oneLine(PQresultErrorMessage(result));
+                raced = lostARace(PQresultErrorField(result, PG_DIAG_SQLSTATE));
             }
             PQclear(result);
             while ((result = PQgetResult(conn))) PQclear(result);  // up to the query's end
@@ -352,6 +367,7 @@ void WriteBatch::sendPipeline(size_t begin, size_t end, bool thenCommit) {
     PQexitPipelineMode(conn);
     if (!error.empty()) {
         for (const std::string& sql : fresh) _connection._pipelined.erase(sql);
+        if (raced) throw StoreRaceError(error);
         throw StoreError(error);
     }
     if (notFound) throw NotFoundError(*notFound);

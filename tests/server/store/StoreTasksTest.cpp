@@ -3,6 +3,8 @@
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <atomic>
+#include <chrono>
+#include <future>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -45,6 +47,8 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStageProbesFollowTheTransactionsWrites);
     CPPUNIT_TEST(testRowsCommittedHereAreNotReadAgain);
     CPPUNIT_TEST(testFanOutStageAnswersFromMemory);
+    CPPUNIT_TEST(testRenewalSkipsRowsAnotherTransactionHolds);
+    CPPUNIT_TEST(testDeadlockVictimRunsAgain);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -543,6 +547,89 @@ public:
 
     // A fan-out's results each ask whether the stage has open tasks and whether one failed.
     // Rows changed behind the store's back show which answers come from memory.
+    // The dispatcher renews leases beside the engine's batches of results, which hold task
+    // rows until they commit. A renewal that waited for one met it in a deadlock (bench/run
+    // in session 10): on PostgreSQL it leaves such rows for the next heartbeat.
+    void testRenewalSkipsRowsAnotherTransactionHolds() {
+        const std::string url = PostgresFixture::instance().freshDatabase();
+        auto store = Store::open(url);
+        const auto jobId = addJob(*store, makeJob("c"));
+        std::vector<Task> claimed;
+        store->transact([&](Tx& tx) {
+            for (int i = 0; i < 2; ++i) {
+                Task task = makeTask(jobId);
+                tx.insertTask(task);
+            }
+        });
+        store->transact([&](Tx& tx) { claimed = tx.claimTasks({"work"}, "w1", 2, nowMs(), 100); });
+        CPPUNIT_ASSERT_EQUAL(size_t(2), claimed.size());
+        soci::session other(*soci::factory_postgresql(), url.substr(url.find("://") + 3));
+        store::SqlQuery(other).run("BEGIN");
+        store::SqlQuery(other)
+            .bind(claimed[0].id)
+            .run("SELECT id FROM tasks WHERE id = :id FOR UPDATE");
+        auto renewal = std::async(std::launch::async, [&] {
+            int renewed = -1;
+            store->transact([&](Tx& tx) { renewed = tx.renewLeases("w1", 9000); });
+            return renewed;
+        });
+        const bool waited = renewal.wait_for(std::chrono::seconds(5)) != std::future_status::ready;
+        store::SqlQuery(other).run("ROLLBACK");
+        CPPUNIT_ASSERT_MESSAGE("the renewal waited for the row another transaction holds", !waited);
+        CPPUNIT_ASSERT_EQUAL(1, renewal.get());
+        store->read([&](Tx& tx) {
+            CPPUNIT_ASSERT_EQUAL(TimeMs(100), tx.findTask(claimed[0].id)->leaseUntil);
+            CPPUNIT_ASSERT_EQUAL(TimeMs(9000), tx.findTask(claimed[1].id)->leaseUntil);
+        });
+    }
+
+    // PostgreSQL ends one transaction of a deadlock with an error; the store runs it again,
+    // as after a lost connection, instead of failing the engine's whole batch.
+    void testDeadlockVictimRunsAgain() {
+        const std::string url = PostgresFixture::instance().freshDatabase();
+        auto store = Store::open(url);
+        const auto jobId = addJob(*store, makeJob("c"));
+        std::vector<Task> rows;
+        store->transact([&](Tx& tx) {
+            for (int i = 0; i < 2; ++i) {
+                Task task = makeTask(jobId);
+                tx.insertTask(task);
+            }
+        });
+        store->read([&](Tx& tx) { rows = tx.listTasks(jobId); });
+        CPPUNIT_ASSERT_EQUAL(size_t(2), rows.size());
+        const std::string a = std::to_string(rows[0].id), b = std::to_string(rows[1].id);
+        soci::session other(*soci::factory_postgresql(), url.substr(url.find("://") + 3));
+        store::SqlQuery(other).run("BEGIN");
+        store::SqlQuery(other).run("UPDATE tasks SET message = 'other' WHERE id = " + b);
+        std::promise<void> holdsA;
+        auto otherDone = std::async(std::launch::async, [&] {
+            holdsA.get_future().wait();
+            // The store's transaction waits for b by now, and so is the first to find the
+            // deadlock (deadlock_timeout after its wait began) and the one to fail.
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            store::SqlQuery(other).run("UPDATE tasks SET message = 'other' WHERE id = " + a);
+            store::SqlQuery(other).run("COMMIT");
+        });
+        int runs = 0;
+        store->transact([&](Tx& tx) {
+            ++runs;
+            // Rows this transaction has not read are written at once, each taking its lock.
+            Task first = rows[0], second = rows[1];
+            first.message = second.message = "store";
+            tx.updateTask(first);
+            if (runs == 1) holdsA.set_value();
+            tx.updateTask(second);
+        });
+        otherDone.get();
+        CPPUNIT_ASSERT_EQUAL(2, runs);
+        store->read([&](Tx& tx) {
+            for (const Task& task : tx.listTasks(jobId)) {
+                CPPUNIT_ASSERT_EQUAL(std::string("store"), task.message);
+            }
+        });
+    }
+
     void testFanOutStageAnswersFromMemory() {
         const std::string url = PostgresFixture::instance().freshDatabase();
         auto store = Store::open(url);
