@@ -545,22 +545,26 @@ public:
         });
     }
 
-    // A fan-out's results each ask whether the stage has open tasks and whether one failed.
-    // Rows changed behind the store's back show which answers come from memory.
+    // A job with two queued tasks in queue "work".
+    static std::int64_t jobWithTwoTasks(Store& store) {
+        const auto jobId = addJob(store, makeJob("c"));
+        store.transact([&](Tx& tx) {
+            for (int i = 0; i < 2; ++i) {
+                Task task = makeTask(jobId);
+                tx.insertTask(task);
+            }
+        });
+        return jobId;
+    }
+
     // The dispatcher renews leases beside the engine's batches of results, which hold task
     // rows until they commit. A renewal that waited for one met it in a deadlock (bench/run
     // in session 10): on PostgreSQL it leaves such rows for the next heartbeat.
     void testRenewalSkipsRowsAnotherTransactionHolds() {
         const std::string url = PostgresFixture::instance().freshDatabase();
         auto store = Store::open(url);
-        const auto jobId = addJob(*store, makeJob("c"));
+        jobWithTwoTasks(*store);
         std::vector<Task> claimed;
-        store->transact([&](Tx& tx) {
-            for (int i = 0; i < 2; ++i) {
-                Task task = makeTask(jobId);
-                tx.insertTask(task);
-            }
-        });
         store->transact([&](Tx& tx) { claimed = tx.claimTasks({"work"}, "w1", 2, nowMs(), 100); });
         CPPUNIT_ASSERT_EQUAL(size_t(2), claimed.size());
         soci::session other(*soci::factory_postgresql(), url.substr(url.find("://") + 3));
@@ -588,14 +592,8 @@ public:
     void testDeadlockVictimRunsAgain() {
         const std::string url = PostgresFixture::instance().freshDatabase();
         auto store = Store::open(url);
-        const auto jobId = addJob(*store, makeJob("c"));
+        const auto jobId = jobWithTwoTasks(*store);
         std::vector<Task> rows;
-        store->transact([&](Tx& tx) {
-            for (int i = 0; i < 2; ++i) {
-                Task task = makeTask(jobId);
-                tx.insertTask(task);
-            }
-        });
         store->read([&](Tx& tx) { rows = tx.listTasks(jobId); });
         CPPUNIT_ASSERT_EQUAL(size_t(2), rows.size());
         const std::string a = std::to_string(rows[0].id), b = std::to_string(rows[1].id);
@@ -630,6 +628,8 @@ public:
         });
     }
 
+    // A fan-out's results each ask whether the stage has open tasks and whether one failed.
+    // Rows changed behind the store's back show which answers come from memory.
     void testFanOutStageAnswersFromMemory() {
         const std::string url = PostgresFixture::instance().freshDatabase();
         auto store = Store::open(url);
