@@ -469,12 +469,12 @@ int SociTx::renewLeases(const std::string& worker, TimeMs leaseUntil) {
     // own met the batches of results in a deadlock (their UPDATEs take the same rows in
     // another order). Skipped rows are renewed at the next heartbeat, long before their
     // lease ends.
-    const std::string skipLocked =
+    const std::string workersOpenTasks =
         _dialect == Dialect::Postgres
             ? "id IN (SELECT id FROM tasks WHERE worker = :worker AND state IN (:assigned,"
               " :running) FOR UPDATE SKIP LOCKED)"
             : "worker = :worker AND state IN (:assigned, :running)";
-    query.run("UPDATE tasks SET lease_until = :lease WHERE " + skipLocked);
+    query.run("UPDATE tasks SET lease_until = :lease WHERE " + workersOpenTasks);
     for (auto& [id, task] : _tasksSeen) {
         if (task.worker == worker &&
             (task.state == TaskState::Assigned || task.state == TaskState::Running)) {
