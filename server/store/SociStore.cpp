@@ -206,7 +206,16 @@ std::unique_ptr<Connection> SociStore::connect(bool readOnly, bool asyncCommit) 
             // libpq prints NOTICEs (e.g. "already exists, skipping") to stderr otherwise.
             exec(*session, "SET client_min_messages TO WARNING");
             if (asyncCommit) exec(*session, "SET synchronous_commit TO off");
-            return std::make_unique<Connection>(std::move(session), _dialect);
+            Connection::Backend backend;
+            SqlQuery(*session)
+                .into(backend.pid)
+                .into(backend.startedUs)
+                .run(
+                    "SELECT pid, CAST(EXTRACT(EPOCH FROM backend_start) * 1000000 AS bigint) "
+                    "FROM pg_stat_activity WHERE pid = pg_backend_pid()");
+            auto connection = std::make_unique<Connection>(std::move(session), _dialect);
+            connection->setBackend(backend);
+            return connection;
         }
         auto session = std::make_unique<soci::session>(*soci::factory_sqlite3(), _connect);
         // WAL: readers of other processes do not block the writer. NORMAL: a commit survives
@@ -334,10 +343,60 @@ void SociStore::withSession(Pool& pool, const std::function<void(Connection&)>& 
     }
 }
 
+bool SociStore::committedAfterAll(Connection& db, const LostCommit& lost) {
+    const long long pid = lost.backend.pid;
+    const long long started = lost.backend.startedUs;
+    auto stillThere = [&] {
+        long long found = 0;
+        SqlQuery(db).into(found).bind(pid).bind(started).run(
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = :pid AND "
+            "CAST(EXTRACT(EPOCH FROM backend_start) * 1000000 AS bigint) = :started");
+        return found > 0;
+    };
+    // The connection may have broken on this side only, with the old process still at work on
+    // the COMMIT: its outcome is final once that process is gone. (After a restart of the
+    // database it is gone already.)
+    if (stillThere()) {
+        try {
+            SqlQuery(db).bind(pid).run("SELECT pg_terminate_backend(:pid)");
+        } catch (const StoreError&) {
+            // Not allowed to (another role's process): it ends by itself once it finds
+            // the connection closed, which the wait below allows for.
+        }
+        const auto deadline = std::chrono::steady_clock::now() + kLostCommitWait;
+        while (stillThere()) {
+            if (std::chrono::steady_clock::now() > deadline) {
+                throw StoreError("cannot tell whether a transaction committed: server process " +
+                                 std::to_string(pid) + " still runs it");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+    }
+    long long rows = 0;
+    SqlQuery(db)
+        .into(rows)
+        .bind(static_cast<long long>(lost.job))
+        .run("SELECT COUNT(*) FROM jobs WHERE id = :id");
+    return rows > 0;
+}
+
 void SociStore::inTransaction(Pool& pool, const std::function<void(Tx&)>& fn, bool oneWrite) {
+    // A COMMIT whose answer never came (the connection broke) may have happened. Running fn
+    // again would then do its work twice: a batch of submissions would make every job a
+    // second time. So the next attempt first finds out, by the first job the lost one
+    // inserted (on PostgreSQL its id is known before the INSERT), and stops there if it
+    // committed. Kept until then: the database may still be away at the next attempt.
+    // Transactions that insert no job run again: recording a result or a claim twice is
+    // harmless (the engine ignores a result for a finished task), and so is an update.
+    std::optional<LostCommit> lost;
     withSession(
         pool,
         [&](Connection& db) {
+            if (lost) {
+                const bool happened = committedAfterAll(db, *lost);
+                lost.reset();
+                if (happened) return;
+            }
             // Writers see every change to the jobs, so they keep the counts (SQLite's readers
             // cannot write).
             const bool writer = &pool != &_readers;
@@ -361,6 +420,7 @@ void SociStore::inTransaction(Pool& pool, const std::function<void(Tx&)>& fn, bo
                 db.endTransaction();
             } catch (...) {
                 tx.commitLost();  // whether it committed is not known
+                if (auto job = tx.firstNewJob()) lost = LostCommit{db.backend(), *job};
                 throw;
             }
             tx.committed();

@@ -90,6 +90,17 @@ private:
     // fn in one transaction on a connection of pool (on PostgreSQL, begun with its first
     // write; oneWrite: none, see transactOneWrite); its last writes go before COMMIT.
     void inTransaction(Pool& pool, const std::function<void(Tx&)>& fn, bool oneWrite = false);
+    // PostgreSQL: a transaction whose COMMIT got no answer, and a job it inserted.
+    struct LostCommit {
+        Connection::Backend backend;
+        std::int64_t job = 0;
+    };
+    // Whether that transaction committed after all, asked on a new connection `db` once the
+    // old server process is gone (it is stopped if need be). Throws StoreError when the
+    // database cannot tell: then nothing may run again.
+    bool committedAfterAll(Connection& db, const LostCommit& lost);
+    // How long committedAfterAll waits for the old server process to end.
+    static constexpr std::chrono::seconds kLostCommitWait{5};
     std::unique_ptr<Connection> connect(bool readOnly = false, bool asyncCommit = false);
     // SQLite: copies the write-ahead log into the database file on a thread of its own.
     void checkpointLoop();

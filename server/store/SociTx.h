@@ -158,6 +158,9 @@ public:
     void committing();
     void committed();
     void commitLost();
+    // The first job this transaction inserted with an id from IdBlocks (PostgreSQL): its row
+    // exists exactly when the transaction committed.
+    std::optional<std::int64_t> firstNewJob() const { return _firstNewJob; }
 
     // IN lists of ids go in chunks of this many placeholders.
     static constexpr size_t kIdChunk = 16;
@@ -228,6 +231,7 @@ private:
     // Jobs and tasks inserted but not written (with ids from _ids); kept in _*Seen.
     std::set<std::int64_t> _jobsNew;
     std::set<std::int64_t> _tasksNew;
+    std::optional<std::int64_t> _firstNewJob;
     // Jobs whose every task row is in _tasksSeen (read in full, or the job inserted here), and
     // the ids of those tasks: listTasks, tasksInStates and anyStageTask answer for them
     // without a query. A one-task job's result then costs no read of its job's tasks (the

@@ -94,6 +94,7 @@ std::int64_t SociTx::insertJob(Job& job) {
     });
     // Without _ids (SQLite) the row is written already: the queue must be read to find it.
     _jobsWritten = _jobsWritten || !_ids;
+    if (_ids && !_firstNewJob) _firstNewJob = job.id;
     _jobsSeen[job.id] = job;
     _wholeJobs[job.id];  // no task yet: every one it gets is inserted here
     return job.id;

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "server/store/Migrations.h"
@@ -49,6 +50,16 @@ public:
     void endTransaction() { _begin = Begin::ByCaller; }
     size_t preparedCount() const { return _prepared.size(); }
 
+    // PostgreSQL: the server process this connection talks to, as pg_stat_activity names it
+    // (pid, backend_start). After the connection breaks, it tells whether that process is
+    // still at work on what was sent (SociStore::committedAfterAll).
+    struct Backend {
+        int pid = 0;
+        long long startedUs = 0;  // backend_start, in microseconds since the epoch
+    };
+    const Backend& backend() const { return _backend; }
+    void setBackend(Backend backend) { _backend = std::move(backend); }
+
     // Statement texts built from a request (filters, IN lists of any length) could fill the
     // cache without end: past this many, a new text runs as a one-time statement.
     static constexpr size_t kMaxPrepared = 256;
@@ -65,6 +76,7 @@ private:
     long long _pipelinedCount = 0;
     enum class Begin { ByCaller, WithFirstWrite, Never } _begin = Begin::ByCaller;
     int _writes = 0;  // Begin::Never: statements that wrote
+    Backend _backend;
     // Before `count` statements that write are sent: true when BEGIN must go first.
     bool beforeWrites(size_t count);
 };

@@ -10,6 +10,7 @@
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
+#include "tests/support/TcpRelay.h"
 
 namespace te::test {
 namespace {
@@ -48,6 +49,8 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSqliteReadRefusesWrites);
     CPPUNIT_TEST(testPostgresTransactionsRunConcurrently);
     CPPUNIT_TEST(testPostgresRestartReconnects);
+    CPPUNIT_TEST(testPostgresLostCommitThatHappenedIsNotRunAgain);
+    CPPUNIT_TEST(testPostgresLostCommitThatFailedRunsAgain);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -427,6 +430,54 @@ public:
         pg.start();
         CPPUNIT_ASSERT(store->ping());
         CPPUNIT_ASSERT_EQUAL(std::int64_t(5), countJobs(*store));
+    }
+
+    // The connection breaks after PostgreSQL committed and before its answer arrives, on the
+    // client's side only (the server's process lives on). Running the submission again would
+    // make its job twice.
+    void testPostgresLostCommitThatHappenedIsNotRunAgain() {
+        TcpRelay relay(PostgresFixture::instance().port());
+        auto store = Store::open(throughRelay(relay));
+        relay.arm(TcpRelay::Cut::AfterCommit);
+        int runs = 0;
+        store->transact([&](Tx& tx) {
+            ++runs;
+            Job job = makeJob("once");
+            tx.insertJob(job);
+        });
+        CPPUNIT_ASSERT_EQUAL(1, relay.cuts());
+        CPPUNIT_ASSERT_EQUAL(1, runs);
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
+        addJob(*store, makeJob("next"));  // the store goes on as before
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(2), countJobs(*store));
+    }
+
+    // The connection breaks before the COMMIT reaches PostgreSQL: nothing happened, so the
+    // transaction runs again, once.
+    void testPostgresLostCommitThatFailedRunsAgain() {
+        TcpRelay relay(PostgresFixture::instance().port());
+        auto store = Store::open(throughRelay(relay));
+        relay.arm(TcpRelay::Cut::BeforeCommit);
+        int runs = 0;
+        store->transact([&](Tx& tx) {
+            ++runs;
+            Job job = makeJob("once");
+            tx.insertJob(job);
+        });
+        CPPUNIT_ASSERT_EQUAL(1, relay.cuts());
+        CPPUNIT_ASSERT_EQUAL(2, runs);
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
+    }
+
+private:
+    // A fresh database's URL, reached through `relay`.
+    static std::string throughRelay(const TcpRelay& relay) {
+        auto& pg = PostgresFixture::instance();
+        std::string url = pg.freshDatabase();
+        const std::string port = "port=" + std::to_string(pg.port());
+        const auto at = url.find(port);
+        CPPUNIT_ASSERT(at != std::string::npos);
+        return url.replace(at, port.size(), "port=" + std::to_string(relay.port()));
     }
 };
 
