@@ -787,9 +787,15 @@ void Dispatcher::State::heartbeat(Clock::time_point now) {
         }
         send(w.routingId, protocol::kHeartbeat, "{}");
         if (!w.inflight.empty() || !w.reserve.empty()) {
+            // What this server sent or holds, not everything the store has on the worker: a
+            // task assigned without our knowing (a claim whose COMMIT got no answer, a reserve
+            // from before our restart) must run out its lease and be queued again.
+            std::vector<std::int64_t> held;
+            for (const auto& [id, sent] : w.inflight) held.push_back(id);
+            for (const auto& r : w.reserve) held.push_back(r.task.id);
             try {
                 store.transact([&](Tx& tx) {
-                    tx.renewLeases(w.name, nowMs() + static_cast<TimeMs>(config.leaseMs));
+                    tx.renewLeases(w.name, held, nowMs() + static_cast<TimeMs>(config.leaseMs));
                 });
             } catch (const std::exception& e) {
                 logger.error("lease renewal for %s: %s", w.name, std::string(e.what()));

@@ -83,18 +83,13 @@ void RowCache::probedAbsent(Marks& marks, std::int64_t jobId, int stage, std::ui
 void RowCache::mark(MarkMap& map, std::int64_t id) {
     Mark& m = map[id];
     ++_clock;
-    if (m.out > 0) {
-        m.contested = true;
-    } else {
-        m.at = _clock;
-    }
+    if (m.out > 0) m.contested = true;
     ++m.out;
 }
 
-bool RowCache::release(MarkMap& map, std::int64_t id, std::uint64_t* at) {
+bool RowCache::release(MarkMap& map, std::int64_t id) {
     auto it = map.find(id);
     if (it == map.end()) return false;
-    if (at) *at = it->second.at;
     const bool mayPut = !it->second.contested;
     if (--it->second.out == 0) map.erase(it);
     return mayPut;
@@ -136,26 +131,15 @@ void RowCache::claimBegins(Marks& marks) {
     ++_claiming;
 }
 
-void RowCache::renewBegins(Marks& marks) {
-    if (marks.renewing) return;
-    marks.renewing = true;
-    std::lock_guard<std::mutex> lock(_mutex);
-    ++_renewing;
-    eraseAllTasks();
-}
-
 void RowCache::committed(Marks& marks, const std::unordered_map<std::int64_t, Job>& jobs,
                          const std::unordered_map<std::int64_t, Task>& tasks,
                          const std::unordered_map<std::int64_t, std::vector<std::int64_t>>& lists) {
     if (marks.ended) return;
     std::lock_guard<std::mutex> lock(_mutex);
-    // A task written before a renewal ended may hold a lease it has since renewed.
-    auto beforeRenewal = [&](std::uint64_t at) { return _renewing > 0 || at <= _renewedAt; };
     for (std::int64_t id : marks.tasks) {
-        std::uint64_t at = 0;
-        const bool mayPut = release(_taskMarks, id, &at) && !marks.blindTasks.count(id);
+        const bool mayPut = release(_taskMarks, id) && !marks.blindTasks.count(id);
         auto value = tasks.find(id);
-        if (mayPut && !beforeRenewal(at) && value != tasks.end()) putTask(value->second);
+        if (mayPut && value != tasks.end()) putTask(value->second);
     }
     for (std::int64_t id : marks.claimed) {
         if (marks.tasks.count(id)) continue;  // written after its claim: put above
@@ -163,10 +147,7 @@ void RowCache::committed(Marks& marks, const std::unordered_map<std::int64_t, Jo
         const bool markedSince =
             since != _markedWhileClaiming.end() && since->second > *marks.claimSince;
         auto value = tasks.find(id);
-        if (!markedSince && !_taskMarks.count(id) && !beforeRenewal(*marks.claimSince) &&
-            value != tasks.end()) {
-            putTask(value->second);
-        }
+        if (!markedSince && !_taskMarks.count(id) && value != tasks.end()) putTask(value->second);
     }
     // The stages' absences: what this transaction wrote contradicts those of its tasks'
     // stages; its own probes' hold if no other transaction wrote a task since, and if none
@@ -244,11 +225,6 @@ void RowCache::end(Marks& marks) {
     marks.ended = true;
     _taskMarksOut -= static_cast<std::int64_t>(marks.tasks.size());
     if (marks.claimSince && --_claiming == 0) _markedWhileClaiming.clear();
-    if (marks.renewing) {
-        --_renewing;
-        _renewedAt = ++_clock;
-        eraseAllTasks();
-    }
 }
 
 size_t RowCache::size() const {
@@ -307,12 +283,6 @@ void RowCache::eraseJob(std::int64_t id) {
     if (ofJob == _keptOfJob.end()) return;
     for (std::int64_t taskId : ofJob->second) _tasks.erase(taskId);
     _keptOfJob.erase(ofJob);
-}
-
-void RowCache::eraseAllTasks() {
-    _tasks.clear();
-    _keptOfJob.clear();
-    _openOfJob.clear();
 }
 
 }  // namespace te::store

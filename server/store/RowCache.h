@@ -33,8 +33,8 @@ namespace te::store {
 // - Queued tasks are never kept, so a claim, which finds its rows only as it changes them,
 //   has nothing to take out first. Its rows are put unless a transaction marked one of them
 //   after the claim began.
-// - Lease renewal changes rows it does not name: every task leaves, and no task written
-//   before the renewal ended is put.
+// - Lease renewal names its rows (the tasks the dispatcher sent or holds): they leave as for
+//   any write, and are not put, since the renewal never read them.
 // - A rollback, or a COMMIT whose outcome is unknown, puts nothing: the next read of those
 //   rows goes to the database.
 // - A job that ends leaves its tasks and their list; its row stays, for the client's next
@@ -71,7 +71,6 @@ public:
             std::uint64_t othersMarked = 0;
         };
         std::vector<Absence> absences;
-        bool renewing = false;
         bool ended = false;
     };
 
@@ -109,8 +108,6 @@ public:
     void markList(Marks& marks, std::int64_t jobId);
     // Before a claim's statement; the claimed ids go into marks.claimed after it.
     void claimBegins(Marks& marks);
-    // Before a lease renewal's statement.
-    void renewBegins(Marks& marks);
 
     // After COMMIT, with the rows as the transaction holds them (after its writes) and the
     // task lists of the jobs it holds whole. Only the marked and claimed ids are looked up;
@@ -129,18 +126,15 @@ private:
     struct Mark {
         int out = 0;             // transactions holding it
         bool contested = false;  // two held it at once
-        std::uint64_t at = 0;    // the clock when first taken
     };
     using MarkMap = std::unordered_map<std::int64_t, Mark>;
     void mark(MarkMap& map, std::int64_t id);
-    // Releases the mark; true when the transaction's row may be put. `at`, when given,
-    // receives the clock when the mark was first taken.
-    bool release(MarkMap& map, std::int64_t id, std::uint64_t* at = nullptr);
+    // Releases the mark; true when the transaction's row may be put.
+    bool release(MarkMap& map, std::int64_t id);
     void end(Marks& marks);
     void putTask(const Task& task);
     void eraseTask(std::int64_t id);
     void eraseJob(std::int64_t id);
-    void eraseAllTasks();
     void eraseAll();
 
     mutable std::mutex _mutex;
@@ -164,8 +158,6 @@ private:
     // While claims are out: task id -> the clock of its last mark.
     int _claiming = 0;
     std::unordered_map<std::int64_t, std::uint64_t> _markedWhileClaiming;
-    int _renewing = 0;
-    std::uint64_t _renewedAt = 0;  // the clock when the last renewal ended
 };
 
 }  // namespace te::store

@@ -125,7 +125,8 @@ public:
     void updateTask(const Task& task) override;
     std::vector<Task> claimTasks(const std::vector<std::string>& queues, const std::string& worker,
                                  int limit, TimeMs now, TimeMs leaseUntil) override;
-    int renewLeases(const std::string& worker, TimeMs leaseUntil) override;
+    int renewLeases(const std::string& worker, const std::vector<std::int64_t>& taskIds,
+                    TimeMs leaseUntil) override;
     std::vector<Task> expiredLeases(TimeMs now, int limit) override;
     bool anyStageTask(std::int64_t jobId, int stage, const std::vector<TaskState>& states) override;
     std::vector<Task> tasksInStates(std::int64_t jobId,

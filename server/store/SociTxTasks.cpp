@@ -456,14 +456,16 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
     return tasks;
 }
 
-int SociTx::renewLeases(const std::string& worker, TimeMs leaseUntil) {
+int SociTx::renewLeases(const std::string& worker, const std::vector<std::int64_t>& taskIds,
+                        TimeMs leaseUntil) {
     writeChanges();
-    if (_cache) _cache->renewBegins(_marks);
-    SqlQuery query(_db);
-    query.bind(leaseUntil)
-        .bind(worker)
-        .bind(asInt(TaskState::Assigned))
-        .bind(asInt(TaskState::Running));
+    if (_cache) {
+        // Rows this transaction never read: taken out, never put.
+        for (std::int64_t id : taskIds) {
+            _cache->markTask(_marks, id);
+            _marks.blindTasks.insert(id);
+        }
+    }
     // On PostgreSQL, the rows another transaction holds are left out: that one is storing
     // their results, or claiming, and a renewal that waited for it while holding rows of its
     // own met the batches of results in a deadlock (their UPDATEs take the same rows in
@@ -471,17 +473,30 @@ int SociTx::renewLeases(const std::string& worker, TimeMs leaseUntil) {
     // lease ends.
     const std::string workersOpenTasks =
         _dialect == Dialect::Postgres
-            ? "id IN (SELECT id FROM tasks WHERE worker = :worker AND state IN (:assigned,"
-              " :running) FOR UPDATE SKIP LOCKED)"
-            : "worker = :worker AND state IN (:assigned, :running)";
-    query.run("UPDATE tasks SET lease_until = :lease WHERE " + workersOpenTasks);
-    for (auto& [id, task] : _tasksSeen) {
-        if (task.worker == worker &&
-            (task.state == TaskState::Assigned || task.state == TaskState::Running)) {
-            task.leaseUntil = leaseUntil;
+            ? "id IN (SELECT id FROM tasks WHERE id IN ({in}) AND worker = :worker AND state IN "
+              "(:assigned, :running) FOR UPDATE SKIP LOCKED)"
+            : "id IN ({in}) AND worker = :worker AND state IN (:assigned, :running)";
+    long long renewed = 0;
+    forChunksOfIds(taskIds, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
+        SqlQuery query(_db);
+        query.planWithValues();
+        query.bind(leaseUntil);
+        for (std::int64_t id : chunk) query.bind(id);
+        query.bind(worker).bind(asInt(TaskState::Assigned)).bind(asInt(TaskState::Running));
+        std::string where = workersOpenTasks;
+        where.replace(where.find("{in}"), 4, in);
+        query.run("UPDATE tasks SET lease_until = :lease WHERE " + where);
+        renewed += query.affectedRows();
+    });
+    for (std::int64_t id : taskIds) {
+        auto seen = _tasksSeen.find(id);
+        if (seen != _tasksSeen.end() && seen->second.worker == worker &&
+            (seen->second.state == TaskState::Assigned ||
+             seen->second.state == TaskState::Running)) {
+            seen->second.leaseUntil = leaseUntil;
         }
     }
-    return static_cast<int>(query.affectedRows());
+    return static_cast<int>(renewed);
 }
 
 std::vector<Task> SociTx::expiredLeases(TimeMs now, int limit) {

@@ -94,8 +94,12 @@ public:
     virtual std::vector<Task> claimTasks(const std::vector<std::string>& queues,
                                          const std::string& worker, int limit, TimeMs now,
                                          TimeMs leaseUntil) = 0;
-    // Extends the lease of every assigned/running task of `worker`; returns how many.
-    virtual int renewLeases(const std::string& worker, TimeMs leaseUntil) = 0;
+    // Extends the leases of those of `taskIds` that `worker` still holds (assigned or
+    // running); returns how many. Named, not every task of the worker: a task the store
+    // assigned to it without the dispatcher knowing (a claim whose COMMIT got no answer, a
+    // reserve of a server that restarted) then runs out its lease and is queued again.
+    virtual int renewLeases(const std::string& worker, const std::vector<std::int64_t>& taskIds,
+                            TimeMs leaseUntil) = 0;
     // Assigned/running tasks whose lease ended before `now`.
     virtual std::vector<Task> expiredLeases(TimeMs now, int limit) = 0;
     // Tasks of a job in the given states.

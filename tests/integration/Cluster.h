@@ -83,6 +83,7 @@ public:
     void setSetting(const std::string& name, const std::string& value);
 
     const TempDir& dir() const { return _dir; }
+    const std::string& database() const { return _options.database; }
     int httpPort() const { return _httpPort; }
     std::string dispatchEndpoint() const;
 

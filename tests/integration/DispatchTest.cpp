@@ -38,6 +38,7 @@ class DispatchTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testBroadcastToMissingWorkerIsIncomplete);
     CPPUNIT_TEST(testNextStageIsDispatchedAtOnce);
     CPPUNIT_TEST(testReservedTaskGoesToAnIdleWorkerWhenSlotsStayBusy);
+    CPPUNIT_TEST(testTaskAssignedUnbeknownToTheServerRunsOutItsLease);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -94,6 +95,46 @@ public:
 
     // A worker of quick tasks gets its next task claimed ahead (the reserve), but a task
     // held for a worker whose slot then stays busy goes back to the queue after a second.
+    // The store holds a task as assigned to a worker that the dispatcher never sent it to (a
+    // claim whose COMMIT got no answer, a reserve from before the server's restart): made
+    // here by claiming it through a second store. The worker stays busy meanwhile, so its
+    // leases are renewed at every heartbeat; that task's must not be, or it would stay
+    // assigned, and its job unfinished, for as long as the worker has work.
+    void testTaskAssignedUnbeknownToTheServerRunsOutItsLease() {
+        Cluster::Options o;
+        o.leaseMs = 1500;
+        Cluster c(o);
+        c.startServer();
+        c.startWorker("busy", "work", 2);
+        waitWorkers(c, {"busy"});
+        const std::string gate = c.dir().file("gate");
+        const std::int64_t hold = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
+        CPPUNIT_ASSERT(
+            waitUntil([&] { return str(c.tasks(hold)->getObject(0), "state") == "running"; }, 20s));
+        // Its second stage goes to the windows_capture queue, which no worker serves.
+        const std::int64_t id =
+            c.submit("stages", "{\"log\": \"" + c.dir().file("stages.log") + "\"}");
+        auto secondStage = [&] {
+            auto t = c.tasks(id);
+            return t->size() == 2 ? str(t->getObject(1), "state") : std::string("none");
+        };
+        CPPUNIT_ASSERT(waitUntil([&] { return secondStage() == "queued"; }, 20s));
+        auto other = Store::open(c.database());
+        std::vector<Task> claimed;
+        other->transact([&](Tx& tx) {
+            claimed = tx.claimTasks({"windows_capture"}, "busy", 1, nowMs(), nowMs() + 1500);
+        });
+        CPPUNIT_ASSERT_EQUAL(size_t(1), claimed.size());
+        CPPUNIT_ASSERT_EQUAL(std::string("assigned"), secondStage());
+        CPPUNIT_ASSERT_MESSAGE("the lease of a task the server never sent was renewed",
+                               waitUntil([&] { return secondStage() == "queued"; }, 10s));
+        CPPUNIT_ASSERT_EQUAL(std::string("running"), str(c.tasks(hold)->getObject(0), "state"));
+        CPPUNIT_ASSERT(c.logText(id).find("worker busy stopped responding") != std::string::npos);
+        writeFile(gate, "open");
+        CPPUNIT_ASSERT_EQUAL(std::string("completed"),
+                             str(c.waitFinished(hold, 20s), "queue_state"));
+    }
+
     void testReservedTaskGoesToAnIdleWorkerWhenSlotsStayBusy() {
         Cluster c;
         c.startServer();

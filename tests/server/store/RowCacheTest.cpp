@@ -63,7 +63,6 @@ class RowCacheTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testTwoWritersOfOneRowPutNothing);
     CPPUNIT_TEST(testRollbackLeavesTheRowOut);
     CPPUNIT_TEST(testClaimYieldsToLaterWrites);
-    CPPUNIT_TEST(testRenewalTakesEveryTaskOut);
     CPPUNIT_TEST(testJobUpdatedOverTheKeptVersionIsPut);
     CPPUNIT_TEST(testEndedJobLeavesWithItsTasks);
     CPPUNIT_TEST(testBigJobIsNotListed);
@@ -148,22 +147,6 @@ public:
         cache.committed(claim2, {}, byId<Task>({taskRow(7, 1)}), {});
         CPPUNIT_ASSERT(!cache.task(7));
         cache.abandoned(writer);
-    }
-
-    void testRenewalTakesEveryTaskOut() {
-        RowCache cache;
-        writeTask(cache, taskRow(5, 1));
-        RowCache::Marks early, renewal;
-        cache.markTask(early, 6);
-        cache.renewBegins(renewal);
-        CPPUNIT_ASSERT(!cache.task(5));
-        writeTask(cache, taskRow(7, 1));
-        CPPUNIT_ASSERT_MESSAGE("written while leases were renewed", !cache.task(7));
-        cache.committed(renewal, {}, {}, {});
-        cache.committed(early, {}, byId<Task>({taskRow(6, 1)}), {});
-        CPPUNIT_ASSERT_MESSAGE("its write began before the renewal ended", !cache.task(6));
-        writeTask(cache, taskRow(8, 1));
-        CPPUNIT_ASSERT(cache.task(8).has_value());
     }
 
     // A job's UPDATE writes only what changed: the row after it is known only if the row it

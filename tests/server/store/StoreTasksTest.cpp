@@ -188,9 +188,12 @@ public:
             });
             mine[1].state = TaskState::Running;
             store->transact([&](Tx& tx) { tx.updateTask(mine[1]); });
+            const std::vector<std::int64_t> all = {mine[0].id, mine[1].id, theirs[0].id};
             store->transact([&](Tx& tx) {
-                CPPUNIT_ASSERT_EQUAL(2, tx.renewLeases("w1", 5000));
-                CPPUNIT_ASSERT_EQUAL(0, tx.renewLeases("nobody", 5000));
+                // Only those the worker holds, of the tasks named.
+                CPPUNIT_ASSERT_EQUAL(2, tx.renewLeases("w1", all, 5000));
+                CPPUNIT_ASSERT_EQUAL(0, tx.renewLeases("nobody", all, 5000));
+                CPPUNIT_ASSERT_EQUAL(0, tx.renewLeases("w1", {}, 5000));
                 CPPUNIT_ASSERT(tx.expiredLeases(999, 10).empty());
                 // Only w2's lease ended by 2000.
                 auto expired = tx.expiredLeases(2000, 10);
@@ -202,8 +205,16 @@ public:
             mine[0].state = TaskState::Completed;
             store->transact([&](Tx& tx) {
                 tx.updateTask(mine[0]);
-                CPPUNIT_ASSERT_EQUAL(1, tx.renewLeases("w1", 7000));
+                CPPUNIT_ASSERT_EQUAL(1, tx.renewLeases("w1", all, 7000));
                 CPPUNIT_ASSERT_EQUAL(size_t(2), tx.expiredLeases(8000, 10).size());
+            });
+            // A task the worker holds but the renewal does not name keeps its lease (one
+            // assigned without the dispatcher knowing runs out and is queued again).
+            store->transact([&](Tx& tx) {
+                CPPUNIT_ASSERT_EQUAL(0, tx.renewLeases("w1", {mine[0].id}, 9000));
+                CPPUNIT_ASSERT_EQUAL(1, tx.renewLeases("w2", {theirs[0].id}, 9000));
+                CPPUNIT_ASSERT(idsOf(tx.expiredLeases(8000, 10)) ==
+                               std::vector<std::int64_t>{mine[1].id});
             });
         });
     }
@@ -398,7 +409,7 @@ public:
                 auto claimed = tx.claimTasks({"work"}, "w1", 5, nowMs(), nowMs() + 1000);
                 CPPUNIT_ASSERT(idsOf(claimed) == std::vector<std::int64_t>{second.id});
                 CPPUNIT_ASSERT(tx.findTask(second.id)->state == TaskState::Assigned);
-                CPPUNIT_ASSERT_EQUAL(1, tx.renewLeases("w1", 77));
+                CPPUNIT_ASSERT_EQUAL(1, tx.renewLeases("w1", {second.id}, 77));
                 CPPUNIT_ASSERT_EQUAL(TimeMs(77), tx.findTask(second.id)->leaseUntil);
 
                 // Jobs: an unwritten start is counted by the next query, and a second update
@@ -574,7 +585,7 @@ public:
             .run("SELECT id FROM tasks WHERE id = :id FOR UPDATE");
         auto renewal = std::async(std::launch::async, [&] {
             int renewed = -1;
-            store->transact([&](Tx& tx) { renewed = tx.renewLeases("w1", 9000); });
+            store->transact([&](Tx& tx) { renewed = tx.renewLeases("w1", idsOf(claimed), 9000); });
             return renewed;
         });
         const bool waited = renewal.wait_for(std::chrono::seconds(5)) != std::future_status::ready;
