@@ -47,6 +47,7 @@ void Server::start() {
     EngineImpl::Hooks hooks;
     hooks.tasksReady = [dispatcher] { dispatcher->wake(); };
     hooks.cancelTask = [dispatcher](std::int64_t id) { dispatcher->cancel(id); };
+    hooks.recallTask = [dispatcher](std::int64_t id) { dispatcher->recall(id); };
     hooks.callbacksReady = [callbacks] { callbacks->wake(); };
     hooks.liveWorkers = [dispatcher] { return dispatcher->workers(); };
     hooks.extraQueues = [scheduler, callbacks] {

@@ -38,6 +38,8 @@ constexpr double kReserveBelowMs = 20.0;
 constexpr auto kReserveHold = std::chrono::seconds(1);
 // Results that wait for a claim alone to end before their batch, at most (resultsDue).
 constexpr size_t kResultsAside = 16;
+// Why a reserved task went back (Recall), for the job's log.
+constexpr const char* kRecalled = "not sent: its job was paused";
 
 struct WorkerInfo {
     std::string routingId;
@@ -75,8 +77,8 @@ struct WorkerInfo {
 
 struct Command {
     // Stored: a lane has finished the batch it was given (Lane::stored); `id` is the lane.
-    enum Kind { Wake, Cancel, Stored } kind;
-    std::int64_t id = 0;  // the task of a Cancel
+    enum Kind { Wake, Cancel, Recall, Stored } kind;
+    std::int64_t id = 0;  // the task of a Cancel or a Recall
 };
 
 }  // namespace
@@ -166,10 +168,11 @@ struct Dispatcher::State {
         std::optional<Outcome> stored;  // guarded by storeMutex
         std::condition_variable wake;   // for toStore, and storeStopping
         bool out = false;               // dispatcher thread: a batch is with the lane
-        // Dispatcher thread, for the batch out: cancels that came meanwhile, whose claims
-        // may hold these tasks; its asks, whose credit comes back with it; `wakes` when it
-        // was handed over.
+        // Dispatcher thread, for the batch out: cancels and recalls that came meanwhile,
+        // whose claims may hold these tasks; its asks, whose credit comes back with it; `wakes`
+        // when it was handed over.
         std::set<std::int64_t> cancelled;
+        std::set<std::int64_t> recalled;
         std::vector<Ask> asked;
         std::uint64_t wakes = 0;
     };
@@ -213,9 +216,13 @@ struct Dispatcher::State {
     // Claims for `asks`, inside tx. Nothing is sent or remembered until deliver(), after
     // the commit: a transaction that is rolled back and run again leaves no trace.
     std::vector<Claim> claimAll(Tx& tx, const std::vector<Ask>& asks, bool tasksReady);
-    // `cancelled`: stopped while the claims were out. `current`: no tasks were announced
-    // since their hand-over, so a claim that found too few says nothing is ready.
-    void deliver(std::vector<Claim>& claims, const std::set<std::int64_t>& cancelled, bool current);
+    // `cancelled`: stopped while the claims were out; `recalled`: to go back (Recall).
+    // `current`: no tasks were announced since their hand-over, so a claim that found too
+    // few says nothing is ready.
+    void deliver(std::vector<Claim>& claims, const std::set<std::int64_t>& cancelled,
+                 const std::set<std::int64_t>& recalled, bool current);
+    // A Recall: hands the task back if a worker's reserve holds it.
+    void recall(std::int64_t taskId);
     void heartbeat(Clock::time_point now);
     void publishSnapshot();
     Poco::JSON::Object::Ptr assignMessage(const Task& task);
@@ -288,6 +295,8 @@ std::string Dispatcher::endpoint() const { return _state->endpoint; }
 void Dispatcher::wake() { _state->post({Command::Wake, 0}); }
 
 void Dispatcher::cancel(std::int64_t taskId) { _state->post({Command::Cancel, taskId}); }
+
+void Dispatcher::recall(std::int64_t taskId) { _state->post({Command::Recall, taskId}); }
 
 void Dispatcher::State::post(Command command) {
     std::lock_guard<std::mutex> lock(commandsMutex);
@@ -370,6 +379,10 @@ void Dispatcher::run() {
                 // that raced with a claim that found nothing is never lost.
                 s.forgetNothingReady();
                 s.needDispatch = true;
+                continue;
+            }
+            if (c.kind == Command::Recall) {
+                s.recall(c.id);
                 continue;
             }
             for (auto& lane : s.lanes) {
@@ -606,6 +619,19 @@ size_t Dispatcher::State::releaseReserved(WorkerInfo& w, const std::string& why,
     return released;
 }
 
+void Dispatcher::State::recall(std::int64_t taskId) {
+    for (auto& lane : lanes) {
+        if (lane.out) lane.recalled.insert(taskId);
+    }
+    for (auto& [rid, w] : workers) {
+        auto it = std::find_if(w.reserve.begin(), w.reserve.end(),
+                               [&](const WorkerInfo::Reserved& r) { return r.task.id == taskId; });
+        if (it == w.reserve.end()) continue;
+        handBack(taskId, w.name, kRecalled);
+        w.reserve.erase(it);
+    }
+}
+
 bool Dispatcher::State::anyoneCanTakeWork() const {
     for (const auto& [rid, w] : workers) {
         if (claimableCredit(w) > 0) return true;
@@ -646,11 +672,17 @@ std::vector<Dispatcher::State::Claim> Dispatcher::State::claimAll(Tx& tx,
 }
 
 void Dispatcher::State::deliver(std::vector<Claim>& claims, const std::set<std::int64_t>& cancelled,
-                                bool current) {
+                                const std::set<std::int64_t>& recalled, bool current) {
     for (Claim& c : claims) {
-        // The engine stopped these while the batch was out.
+        // The engine stopped or recalled these while the batch was out.
         c.tasks.erase(std::remove_if(c.tasks.begin(), c.tasks.end(),
-                                     [&](const Task& t) { return cancelled.count(t.id) > 0; }),
+                                     [&](const Task& t) {
+                                         if (recalled.count(t.id)) {
+                                             handBack(t.id, c.ask.name, kRecalled);
+                                             return true;
+                                         }
+                                         return cancelled.count(t.id) > 0;
+                                     }),
                       c.tasks.end());
         auto it = workers.find(c.ask.routingId);
         if (it == workers.end() || it->second.name != c.ask.name || it->second.stopping) {
@@ -769,8 +801,9 @@ void Dispatcher::State::takeOutcome(LaneId id) {
     // then were asked for in the batch, and deliver() records what their claims found.
     const bool current = lane.wakes == wakes;
     if (out->tasksReady) forgetNothingReady();
-    deliver(out->claims, lane.cancelled, current);
+    deliver(out->claims, lane.cancelled, lane.recalled, current);
     lane.cancelled.clear();
+    lane.recalled.clear();
 }
 
 void Dispatcher::State::heartbeat(Clock::time_point now) {

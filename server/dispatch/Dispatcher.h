@@ -35,6 +35,9 @@ public:
 
     void wake();                       // queued tasks may be waiting: dispatch now
     void cancel(std::int64_t taskId);  // tell the task's worker to stop it
+    // The task's job was paused: if it is claimed for a worker but not sent (in reserve), it
+    // goes back to the store (where it waits for the resume); sent, it runs on.
+    void recall(std::int64_t taskId);
     std::vector<WorkerSnapshot> workers() const;
 
 private:

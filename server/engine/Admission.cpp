@@ -171,16 +171,20 @@ int EngineImpl::expireLeases() {
             fx = Effects{};
             for (Task& t : tx.expiredLeases(nowMs(), 1000)) {
                 std::string old = t.worker;
-                t.state = TaskState::Queued;
+                auto job = tx.findJob(t.jobId);
+                // A paused job's task waits for the resume instead.
+                const bool paused = job && job->state == JobState::Paused;
+                t.state = paused ? TaskState::Waiting : TaskState::Queued;
                 t.worker.clear();
                 t.leaseUntil = 0;
                 tx.updateTask(t);
-                if (auto job = tx.findJob(t.jobId)) {
+                if (job) {
                     log(tx, *job, t.id, Severity::Warn, "controller",
-                        "worker " + old + " stopped responding; '" + t.name +
-                            "' is handed to another worker");
+                        "worker " + old + " stopped responding; '" + t.name + "' is " +
+                            (paused ? "queued again when the job resumes"
+                                    : "handed to another worker"));
                 }
-                fx.tasksReady = true;
+                fx.tasksReady = fx.tasksReady || !paused;
                 ++n;
             }
         });

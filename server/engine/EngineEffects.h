@@ -14,12 +14,15 @@ struct EngineImpl::Effects {
     bool slotFreed = false;  // a started job ended or stepped aside: run admission again
     bool jobQueued = false;  // a job joined the queue: run admission
     std::vector<std::int64_t> cancel;
+    // Assigned tasks of a paused job: those claimed for a worker but not sent yet go back.
+    std::vector<std::int64_t> recall;
 
     // What both decided (admission has run for each, so slotFreed and jobQueued are spent).
     void merge(const Effects& other) {
         tasksReady |= other.tasksReady;
         callbacksReady |= other.callbacksReady;
         cancel.insert(cancel.end(), other.cancel.begin(), other.cancel.end());
+        recall.insert(recall.end(), other.recall.begin(), other.recall.end());
     }
 };
 

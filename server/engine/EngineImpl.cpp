@@ -68,6 +68,9 @@ void EngineImpl::announce(const Effects& fx) {
     for (std::int64_t id : fx.cancel) {
         if (_hooks.cancelTask) _hooks.cancelTask(id);
     }
+    for (std::int64_t id : fx.recall) {
+        if (_hooks.recallTask) _hooks.recallTask(id);
+    }
     if (fx.tasksReady && _hooks.tasksReady) _hooks.tasksReady();
     if (fx.callbacksReady && _hooks.callbacksReady) _hooks.callbacksReady();
 }

@@ -49,10 +49,11 @@ struct WorkerEvent {
 class EngineImpl : public Engine {
 public:
     struct Hooks {
-        std::function<void()> tasksReady;                                // new queued tasks
-        std::function<void(std::int64_t taskId)> cancelTask;             // stop a running task
-        std::function<void()> callbacksReady;                            // outbox rows committed
-        std::function<std::vector<WorkerSnapshot>()> liveWorkers;        // dispatcher registry
+        std::function<void()> tasksReady;                          // new queued tasks
+        std::function<void(std::int64_t taskId)> cancelTask;       // stop a running task
+        std::function<void(std::int64_t taskId)> recallTask;       // give back if claimed, not sent
+        std::function<void()> callbacksReady;                      // outbox rows committed
+        std::function<std::vector<WorkerSnapshot>()> liveWorkers;  // dispatcher registry
         std::function<std::map<std::string, QueueStats>()> extraQueues;  // scheduler, callback
     };
 

@@ -306,7 +306,14 @@ std::string EngineImpl::updateJob(const std::string& client, std::int64_t id, co
                 if (target == JobState::Paused) {
                     if (job.state == JobState::Started) {
                         fx.slotFreed = true;
-                        for (Task& t : tx.tasksInStates(job.id, {TaskState::Queued})) {
+                        for (Task& t :
+                             tx.tasksInStates(job.id, {TaskState::Queued, TaskState::Assigned})) {
+                            if (t.state == TaskState::Assigned) {
+                                // Sent, it runs on; claimed ahead and not sent (a worker's
+                                // reserve), it comes back and waits with the others.
+                                fx.recall.push_back(t.id);
+                                continue;
+                            }
                             t.state = TaskState::Waiting;
                             tx.updateTask(t);
                         }

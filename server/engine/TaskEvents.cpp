@@ -213,13 +213,15 @@ void EngineImpl::onFailed(Tx& tx, Effects& fx, const WorkerEvent& e) {
     if (e.requeue) {
         // Only from the worker that holds it: a task whose lease ran out may be another's now.
         if (task.worker != worker) return;
-        task.state = TaskState::Queued;
+        // A paused job starts nothing new: its task waits for the resume.
+        const bool paused = job->state == JobState::Paused;
+        task.state = paused ? TaskState::Waiting : TaskState::Queued;
         task.worker.clear();
         task.leaseUntil = 0;
         tx.updateTask(task);
         log(tx, *job, taskId, Severity::Warn, "worker",
             label(task) + " handed back by " + worker + ": " + error);
-        fx.tasksReady = true;
+        fx.tasksReady = fx.tasksReady || !paused;
         return;
     }
     if (startNotRecorded(task)) recordStart(tx, fx, &*job, task, worker);

@@ -39,6 +39,7 @@ class DispatchTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testNextStageIsDispatchedAtOnce);
     CPPUNIT_TEST(testReservedTaskGoesToAnIdleWorkerWhenSlotsStayBusy);
     CPPUNIT_TEST(testTaskAssignedUnbeknownToTheServerRunsOutItsLease);
+    CPPUNIT_TEST(testPausedJobsReservedTaskWaitsForTheResume);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -95,6 +96,46 @@ public:
 
     // A worker of quick tasks gets its next task claimed ahead (the reserve), but a task
     // held for a worker whose slot then stays busy goes back to the queue after a second.
+    // A paused job starts nothing new: neither a queued task nor one claimed ahead for a busy
+    // worker (its reserve, shown as assigned), which goes back and waits for the resume.
+    void testPausedJobsReservedTaskWaitsForTheResume() {
+        Cluster c;
+        c.startServer();
+        c.startWorker("quick", "work", 1);
+        waitWorkers(c, {"quick"});
+        for (int i = 0; i < 5; ++i) {
+            auto done = c.waitFinished(c.submit("noop"));
+            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(done, "queue_state"));
+        }
+        const std::string gate = c.dir().file("gate");
+        const std::int64_t hold = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
+        CPPUNIT_ASSERT(
+            waitUntil([&] { return str(c.tasks(hold)->getObject(0), "state") == "running"; }, 20s));
+        const std::int64_t id = c.submit("noop");
+        auto stateOf = [&] {
+            auto t = c.tasks(id);
+            return t->size() == 1
+                       ? str(t->getObject(0), "state") + "/" + str(t->getObject(0), "worker")
+                       : std::string("none");
+        };
+        CPPUNIT_ASSERT(waitUntil([&] { return stateOf() == "assigned/quick"; }, 10s));
+        const std::string path = "/jobs/" + std::to_string(id);
+        auto r = c.request("PUT", path, "{\"queue_state\": \"paused\"}");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        // The slot frees at once, well within the second a reserved task may wait to be sent:
+        // nothing of the paused job may take it.
+        writeFile(gate, "open");
+        CPPUNIT_ASSERT_EQUAL(std::string("completed"),
+                             str(c.waitFinished(hold, 20s), "queue_state"));
+        std::this_thread::sleep_for(1500ms);
+        CPPUNIT_ASSERT_EQUAL(std::string("waiting/"), stateOf());
+        CPPUNIT_ASSERT_EQUAL(std::string("paused"), str(c.job(id), "queue_state"));
+        r = c.request("PUT", path, "{\"queue_state\": \"queued\"}");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(c.waitFinished(id, 20s), "queue_state"));
+        CPPUNIT_ASSERT(c.logText(id).find("its job was paused") != std::string::npos);
+    }
+
     // The store holds a task as assigned to a worker that the dispatcher never sent it to (a
     // claim whose COMMIT got no answer, a reserve from before the server's restart): made
     // here by claiming it through a second store. The worker stays busy meanwhile, so its

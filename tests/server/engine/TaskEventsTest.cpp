@@ -105,6 +105,7 @@ class TaskEventsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testStartedAndDoneInOneBatch);
     CPPUNIT_TEST(testDoneWithoutStarted);
     CPPUNIT_TEST(testLateDoneIsIgnored);
+    CPPUNIT_TEST(testPausedJobsTaskComingBackWaits);
     CPPUNIT_TEST(testConcurrentWritesFailAlone);
     CPPUNIT_TEST_SUITE_END();
 
@@ -161,6 +162,43 @@ public:
                            e.message.find("ignored: already completed") != std::string::npos;
                 }));
             });
+        });
+    }
+
+    // A paused job starts nothing new: its task that comes back from a worker (handed back,
+    // or its lease run out) waits for the resume instead of joining the queue.
+    void testPausedJobsTaskComingBackWaits() {
+        forEachBackend([](const std::string& url) {
+            Rig rig(url);
+            auto [job, task] = rig.assignedJob();
+            JobUpdate pause;
+            pause.queueState = JobState::Paused;
+            rig.engine->updateJob("c", job, pause);
+            auto back = Rig::event(WorkerEvent::Kind::Failed, task);
+            back.requeue = true;
+            back.message = "not sent";
+            rig.engine->applyWorkerEvents({back});
+            auto stateOf = [&](std::int64_t id) {
+                TaskState state{};
+                rig.store->transact([&](Tx& tx) { state = tx.findTask(id)->state; });
+                return state;
+            };
+            CPPUNIT_ASSERT(stateOf(task) == TaskState::Waiting);
+
+            // The same for a task whose worker went silent.
+            const std::int64_t other = rig.engine->submit(Rig::submission());
+            std::int64_t silent = 0;
+            rig.store->transact([&](Tx& tx) {
+                silent = tx.claimTasks({"work"}, "w1", 1, nowMs(), nowMs() - 1).at(0).id;
+            });
+            rig.engine->updateJob("c", other, pause);
+            CPPUNIT_ASSERT_EQUAL(1, rig.engine->expireLeases());
+            CPPUNIT_ASSERT(stateOf(silent) == TaskState::Waiting);
+
+            JobUpdate resume;
+            resume.queueState = JobState::Queued;
+            rig.engine->updateJob("c", job, resume);
+            CPPUNIT_ASSERT(stateOf(task) == TaskState::Queued);
         });
     }
 
