@@ -24,6 +24,18 @@ void waitWorkers(Cluster& c, const std::vector<std::string>& names) {
     }
 }
 
+// Starts the server and worker "quick" of one slot, which then finishes a few no-op jobs: its
+// tasks count as quick, so it gets tasks claimed ahead (the reserve).
+void startQuickWorker(Cluster& c) {
+    c.startServer();
+    c.startWorker("quick", "work", 1);
+    waitWorkers(c, {"quick"});
+    for (int i = 0; i < 5; ++i) {
+        auto done = c.waitFinished(c.submit("noop"));
+        CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(done, "queue_state"));
+    }
+}
+
 }  // namespace
 
 class DispatchTest : public CppUnit::TestFixture {
@@ -94,19 +106,11 @@ public:
         CPPUNIT_ASSERT_EQUAL(2, maxRunning);  // and it did use both slots
     }
 
-    // A worker of quick tasks gets its next task claimed ahead (the reserve), but a task
-    // held for a worker whose slot then stays busy goes back to the queue after a second.
     // A paused job starts nothing new: neither a queued task nor one claimed ahead for a busy
     // worker (its reserve, shown as assigned), which goes back and waits for the resume.
     void testPausedJobsReservedTaskWaitsForTheResume() {
         Cluster c;
-        c.startServer();
-        c.startWorker("quick", "work", 1);
-        waitWorkers(c, {"quick"});
-        for (int i = 0; i < 5; ++i) {
-            auto done = c.waitFinished(c.submit("noop"));
-            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(done, "queue_state"));
-        }
+        startQuickWorker(c);
         const std::string gate = c.dir().file("gate");
         const std::int64_t hold = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
         CPPUNIT_ASSERT(
@@ -176,15 +180,11 @@ public:
                              str(c.waitFinished(hold, 20s), "queue_state"));
     }
 
+    // A worker of quick tasks gets its next task claimed ahead (the reserve), but a task
+    // held for a worker whose slot then stays busy goes back to the queue after a second.
     void testReservedTaskGoesToAnIdleWorkerWhenSlotsStayBusy() {
         Cluster c;
-        c.startServer();
-        c.startWorker("quick", "work", 1);
-        waitWorkers(c, {"quick"});
-        for (int i = 0; i < 5; ++i) {
-            auto done = c.waitFinished(c.submit("noop"));
-            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(done, "queue_state"));
-        }
+        startQuickWorker(c);
         // Its one slot is now busy for 6 s; the next job's task is claimed for it in reserve.
         std::int64_t slow = c.submit("sleep", "{\"seconds\": \"6\"}");
         CPPUNIT_ASSERT(c.waitState(slow, "started", 10s));

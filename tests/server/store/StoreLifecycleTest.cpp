@@ -438,15 +438,7 @@ public:
     void testPostgresLostCommitThatHappenedIsNotRunAgain() {
         TcpRelay relay(PostgresFixture::instance().port());
         auto store = Store::open(throughRelay(relay));
-        relay.arm(TcpRelay::Cut::AfterCommit);
-        int runs = 0;
-        store->transact([&](Tx& tx) {
-            ++runs;
-            Job job = makeJob("once");
-            tx.insertJob(job);
-        });
-        CPPUNIT_ASSERT_EQUAL(1, relay.cuts());
-        CPPUNIT_ASSERT_EQUAL(1, runs);
+        CPPUNIT_ASSERT_EQUAL(1, runsOfOneJobCut(relay, *store, TcpRelay::Cut::AfterCommit));
         CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
         addJob(*store, makeJob("next"));  // the store goes on as before
         CPPUNIT_ASSERT_EQUAL(std::int64_t(2), countJobs(*store));
@@ -457,19 +449,25 @@ public:
     void testPostgresLostCommitThatFailedRunsAgain() {
         TcpRelay relay(PostgresFixture::instance().port());
         auto store = Store::open(throughRelay(relay));
-        relay.arm(TcpRelay::Cut::BeforeCommit);
+        CPPUNIT_ASSERT_EQUAL(2, runsOfOneJobCut(relay, *store, TcpRelay::Cut::BeforeCommit));
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
+    }
+
+private:
+    // Inserts one job, its connection broken by `relay` as `cut` says; returns how many times
+    // the transaction ran.
+    static int runsOfOneJobCut(TcpRelay& relay, Store& store, TcpRelay::Cut cut) {
+        relay.arm(cut);
         int runs = 0;
-        store->transact([&](Tx& tx) {
+        store.transact([&](Tx& tx) {
             ++runs;
             Job job = makeJob("once");
             tx.insertJob(job);
         });
         CPPUNIT_ASSERT_EQUAL(1, relay.cuts());
-        CPPUNIT_ASSERT_EQUAL(2, runs);
-        CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
+        return runs;
     }
 
-private:
     // A fresh database's URL, reached through `relay`.
     static std::string throughRelay(const TcpRelay& relay) {
         auto& pg = PostgresFixture::instance();
