@@ -223,6 +223,8 @@ struct Dispatcher::State {
                  const std::set<std::int64_t>& recalled, bool current);
     // A Recall: hands the task back if a worker's reserve holds it.
     void recall(std::int64_t taskId);
+    // Takes the task out of the reserve that holds it; returns that worker, or null.
+    WorkerInfo* unreserve(std::int64_t taskId);
     void heartbeat(Clock::time_point now);
     void publishSnapshot();
     Poco::JSON::Object::Ptr assignMessage(const Task& task);
@@ -388,13 +390,8 @@ void Dispatcher::run() {
             for (auto& lane : s.lanes) {
                 if (lane.out) lane.cancelled.insert(c.id);
             }
+            s.unreserve(c.id);  // never sent: it only leaves (the engine has stopped it)
             for (auto& [rid, w] : s.workers) {
-                // Never sent: it only leaves the reserve (the engine has stopped it).
-                w.reserve.erase(std::remove_if(w.reserve.begin(), w.reserve.end(),
-                                               [&](const WorkerInfo::Reserved& r) {
-                                                   return r.task.id == c.id;
-                                               }),
-                                w.reserve.end());
                 if (w.inflight.count(c.id)) {
                     Poco::JSON::Object::Ptr msg = new Poco::JSON::Object;
                     msg->set("task_id", c.id);
@@ -623,13 +620,18 @@ void Dispatcher::State::recall(std::int64_t taskId) {
     for (auto& lane : lanes) {
         if (lane.out) lane.recalled.insert(taskId);
     }
+    if (WorkerInfo* w = unreserve(taskId)) handBack(taskId, w->name, kRecalled);
+}
+
+WorkerInfo* Dispatcher::State::unreserve(std::int64_t taskId) {
     for (auto& [rid, w] : workers) {
         auto it = std::find_if(w.reserve.begin(), w.reserve.end(),
                                [&](const WorkerInfo::Reserved& r) { return r.task.id == taskId; });
         if (it == w.reserve.end()) continue;
-        handBack(taskId, w.name, kRecalled);
         w.reserve.erase(it);
+        return &w;
     }
+    return nullptr;
 }
 
 bool Dispatcher::State::anyoneCanTakeWork() const {
