@@ -42,6 +42,10 @@ std::string sqlitePath(const std::string& connect) {
     return true;
 }();
 
+// pg_stat_activity's backend_start in microseconds: with the pid, it names a server process
+// of PostgreSQL (a pid alone may be another's after a restart). Connection::Backend.
+const std::string kBackendStartUs = "CAST(EXTRACT(EPOCH FROM backend_start) * 1000000 AS bigint)";
+
 std::string withoutPassword(const std::string& url) {
     static const std::regex password(R"(password=\S+)");
     return std::regex_replace(url, password, "password=***");
@@ -210,9 +214,8 @@ std::unique_ptr<Connection> SociStore::connect(bool readOnly, bool asyncCommit) 
             SqlQuery(*session)
                 .into(backend.pid)
                 .into(backend.startedUs)
-                .run(
-                    "SELECT pid, CAST(EXTRACT(EPOCH FROM backend_start) * 1000000 AS bigint) "
-                    "FROM pg_stat_activity WHERE pid = pg_backend_pid()");
+                .run("SELECT pid, " + kBackendStartUs +
+                     " FROM pg_stat_activity WHERE pid = pg_backend_pid()");
             auto connection = std::make_unique<Connection>(std::move(session), _dialect);
             connection->setBackend(backend);
             return connection;
@@ -349,8 +352,8 @@ bool SociStore::committedAfterAll(Connection& db, const LostCommit& lost) {
     auto stillThere = [&] {
         long long found = 0;
         SqlQuery(db).into(found).bind(pid).bind(started).run(
-            "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = :pid AND "
-            "CAST(EXTRACT(EPOCH FROM backend_start) * 1000000 AS bigint) = :started");
+            "SELECT COUNT(*) FROM pg_stat_activity WHERE pid = :pid AND " + kBackendStartUs +
+            " = :started");
         return found > 0;
     };
     // The connection may have broken on this side only, with the old process still at work on

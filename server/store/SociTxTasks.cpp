@@ -471,21 +471,19 @@ int SociTx::renewLeases(const std::string& worker, const std::vector<std::int64_
     // own met the batches of results in a deadlock (their UPDATEs take the same rows in
     // another order). Skipped rows are renewed at the next heartbeat, long before their
     // lease ends.
-    const std::string workersOpenTasks =
-        _dialect == Dialect::Postgres
-            ? "id IN (SELECT id FROM tasks WHERE id IN ({in}) AND worker = :worker AND state IN "
-              "(:assigned, :running) FOR UPDATE SKIP LOCKED)"
-            : "id IN ({in}) AND worker = :worker AND state IN (:assigned, :running)";
     long long renewed = 0;
     forChunksOfIds(taskIds, [&](const std::string& in, const std::vector<std::int64_t>& chunk) {
+        const std::string workersOpenTasks =
+            "id IN (" + in + ") AND worker = :worker AND state IN (:assigned, :running)";
         SqlQuery query(_db);
         query.planWithValues();
         query.bind(leaseUntil);
         for (std::int64_t id : chunk) query.bind(id);
         query.bind(worker).bind(asInt(TaskState::Assigned)).bind(asInt(TaskState::Running));
-        std::string where = workersOpenTasks;
-        where.replace(where.find("{in}"), 4, in);
-        query.run("UPDATE tasks SET lease_until = :lease WHERE " + where);
+        query.run("UPDATE tasks SET lease_until = :lease WHERE " +
+                  (_dialect == Dialect::Postgres ? "id IN (SELECT id FROM tasks WHERE " +
+                                                       workersOpenTasks + " FOR UPDATE SKIP LOCKED)"
+                                                 : workersOpenTasks));
         renewed += query.affectedRows();
     });
     for (std::int64_t id : taskIds) {
