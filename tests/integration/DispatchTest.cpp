@@ -24,6 +24,21 @@ void waitWorkers(Cluster& c, const std::vector<std::string>& names) {
     }
 }
 
+// "state/worker" of the task of a one-task job ("none" before it has one).
+std::string taskStateOf(Cluster& c, std::int64_t jobId) {
+    auto t = c.tasks(jobId);
+    return t->size() == 1 ? str(t->getObject(0), "state") + "/" + str(t->getObject(0), "worker")
+                          : std::string("none");
+}
+
+// Submits a job whose one task runs until `gate` exists, and waits until it runs: it keeps a
+// slot busy.
+std::int64_t runningHold(Cluster& c, const std::string& gate) {
+    const std::int64_t id = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
+    CPPUNIT_ASSERT(waitUntil([&] { return taskStateOf(c, id).rfind("running/", 0) == 0; }, 20s));
+    return id;
+}
+
 // Starts the server and worker "quick" of one slot, which then finishes a few no-op jobs: its
 // tasks count as quick, so it gets tasks claimed ahead (the reserve).
 void startQuickWorker(Cluster& c) {
@@ -112,16 +127,9 @@ public:
         Cluster c;
         startQuickWorker(c);
         const std::string gate = c.dir().file("gate");
-        const std::int64_t hold = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
-        CPPUNIT_ASSERT(
-            waitUntil([&] { return str(c.tasks(hold)->getObject(0), "state") == "running"; }, 20s));
+        const std::int64_t hold = runningHold(c, gate);
         const std::int64_t id = c.submit("noop");
-        auto stateOf = [&] {
-            auto t = c.tasks(id);
-            return t->size() == 1
-                       ? str(t->getObject(0), "state") + "/" + str(t->getObject(0), "worker")
-                       : std::string("none");
-        };
+        auto stateOf = [&] { return taskStateOf(c, id); };
         CPPUNIT_ASSERT(waitUntil([&] { return stateOf() == "assigned/quick"; }, 10s));
         const std::string path = "/jobs/" + std::to_string(id);
         auto r = c.request("PUT", path, "{\"queue_state\": \"paused\"}");
@@ -153,9 +161,7 @@ public:
         c.startWorker("busy", "work", 2);
         waitWorkers(c, {"busy"});
         const std::string gate = c.dir().file("gate");
-        const std::int64_t hold = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
-        CPPUNIT_ASSERT(
-            waitUntil([&] { return str(c.tasks(hold)->getObject(0), "state") == "running"; }, 20s));
+        const std::int64_t hold = runningHold(c, gate);
         // Its second stage goes to the windows_capture queue, which no worker serves.
         const std::int64_t id =
             c.submit("stages", "{\"log\": \"" + c.dir().file("stages.log") + "\"}");
@@ -197,12 +203,7 @@ public:
         const auto t0 = std::chrono::steady_clock::now();
         std::vector<std::int64_t> next;
         for (size_t i = 0; i <= depth; ++i) next.push_back(c.submit("noop"));
-        auto stateOf = [&](std::int64_t id) {
-            auto t = c.tasks(id);
-            return t->size() == 1
-                       ? str(t->getObject(0), "state") + "/" + str(t->getObject(0), "worker")
-                       : std::string("none");
-        };
+        auto stateOf = [&](std::int64_t id) { return taskStateOf(c, id); };
         CPPUNIT_ASSERT_MESSAGE("the noops were not reserved for the busy worker",
                                waitUntil(
                                    [&] {
@@ -270,13 +271,7 @@ public:
         c.startWorker("victim", "work", 1);
         waitWorkers(c, {"victim"});
         std::string gate = c.dir().file("gate");
-        std::int64_t id = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
-        CPPUNIT_ASSERT(waitUntil(
-            [&] {
-                auto t = c.tasks(id);
-                return t->size() == 1 && str(t->getObject(0), "state") == "running";
-            },
-            20s));
+        std::int64_t id = runningHold(c, gate);
         c.killWorker("victim");
         c.startWorker("rescuer", "work", 1);
         writeFile(gate, "open");
