@@ -1,5 +1,6 @@
 #include "tests/support/TestUtil.h"
 
+#include <Poco/Exception.h>
 #include <Poco/File.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -8,6 +9,8 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
@@ -29,7 +32,49 @@ TempDir::~TempDir() {
     }
 }
 
+namespace {
+
+// The lowest port the kernel picks by itself, read from ip_local_port_range.
+int ephemeralLow() {
+    std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+    int low = 0;
+    if (range >> low) return low;
+    return 32768;  // Linux's default
+}
+
+bool binds(int port) {
+    try {
+        // Without SO_REUSEPORT, which POCO's usual bind sets: with it, this bind would succeed
+        // on a port that another test's server (POCO, so SO_REUSEPORT too) listens on.
+        Poco::Net::ServerSocket socket;
+        socket.bind(Poco::Net::SocketAddress("127.0.0.1", port), true, false);
+        socket.close();
+        return true;
+    } catch (const Poco::Exception&) {
+        return false;
+    }
+}
+
+}  // namespace
+
+// A port that was free a moment ago is only as good as the time until someone takes it.
+// Ports from the kernel's own range (bind to 0) are also the local ports of every outgoing
+// connection, and the tests running beside this one make thousands: CI once lost a server's
+// port that way between this call and the server's bind. Below that range only an explicit
+// bind takes a port, so a random one there that binds now stays free for the test.
 int freePort() {
+    constexpr int kLowest = 10000;
+    static std::mutex mutex;
+    static std::mt19937 random{std::random_device{}()};
+    const int high = ephemeralLow();
+    if (high - kLowest >= 1000) {
+        std::lock_guard lock(mutex);
+        std::uniform_int_distribution<int> pick(kLowest, high - 1);
+        for (int attempt = 0; attempt < 100; ++attempt) {
+            int port = pick(random);
+            if (binds(port)) return port;
+        }
+    }
     Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
     int port = socket.address().port();
     socket.close();

@@ -21,7 +21,8 @@ private:
     std::string _path;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago (bind to 0, read, close).
+// A TCP port on 127.0.0.1 that is free now, chosen below the kernel's ephemeral range so
+// that no outgoing connection takes it before the test binds it.
 int freePort();
 
 // Polls pred every 10 ms until it is true or the timeout passes; returns pred's last value.
