@@ -36,8 +36,11 @@ void HttpApi::start() {
     const HttpConfig& http = _impl->context.config.http;
     Poco::Net::ServerSocket socket;
     try {
-        socket.bind(Poco::Net::SocketAddress(http.host, static_cast<Poco::UInt16>(http.port)),
-                    true);
+        // Reuse the address, so a restart binds while old connections sit in TIME_WAIT, but
+        // not the port: POCO's bind(address, true) also sets SO_REUSEPORT, and then a second
+        // server started on this port binds too and silently takes half the connections.
+        socket.bind(Poco::Net::SocketAddress(http.host, static_cast<Poco::UInt16>(http.port)), true,
+                    false);
         socket.listen(http.queue);
     } catch (const Poco::Exception& e) {
         throw ConfigError("http: cannot listen on " + http.host + ":" + std::to_string(http.port) +

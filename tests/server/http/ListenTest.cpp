@@ -1,0 +1,53 @@
+// The HTTP port and the dispatch endpoint are the server's alone: a second server started on
+// either stops with an error.
+#include <cppunit/extensions/HelperMacros.h>
+
+#include "shared/Errors.h"
+#include "tests/server/http/ApiAsserts.h"
+#include "tests/server/http/ApiTestServer.h"
+
+namespace te::test {
+
+class ListenTest : public CppUnit::TestFixture {
+    CPPUNIT_TEST_SUITE(ListenTest);
+    CPPUNIT_TEST(testSecondServerOnThePortIsRefused);
+    CPPUNIT_TEST(testSecondServerOnTheDispatchEndpointIsRefused);
+    CPPUNIT_TEST_SUITE_END();
+
+public:
+    void testSecondServerOnThePortIsRefused() {
+        TempDir dir;
+        ApiTestServer first("sqlite3://db=" + dir.file("a.db"), dir.path());
+        const int port = first.port();
+        std::string error;
+        try {
+            ApiTestServer second("sqlite3://db=" + dir.file("b.db"), dir.path(),
+                                 [port](ServerConfig& c) { c.http.port = port; });
+        } catch (const ConfigError& e) {
+            error = e.what();
+        }
+        CPPUNIT_ASSERT_MESSAGE(error, error.find("http: cannot listen on 127.0.0.1:" +
+                                                 std::to_string(port)) != std::string::npos);
+        // Every request still reaches the first server: none went to a second listener.
+        for (int i = 0; i < 20; ++i) assertOk(first.demo().get("/"), "status");
+    }
+
+    void testSecondServerOnTheDispatchEndpointIsRefused() {
+        TempDir dir;
+        ApiTestServer first("sqlite3://db=" + dir.file("a.db"), dir.path());
+        const std::string endpoint = first.server().dispatchEndpoint();
+        std::string error;
+        try {
+            ApiTestServer second("sqlite3://db=" + dir.file("b.db"), dir.path(),
+                                 [endpoint](ServerConfig& c) { c.dispatch.bind = endpoint; });
+        } catch (const ConfigError& e) {
+            error = e.what();
+        }
+        CPPUNIT_ASSERT_MESSAGE(error, error.find("dispatch.bind: cannot bind '" + endpoint + "'") !=
+                                          std::string::npos);
+    }
+};
+
+CPPUNIT_TEST_SUITE_REGISTRATION(ListenTest);
+
+}  // namespace te::test
