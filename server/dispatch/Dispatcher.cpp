@@ -77,7 +77,8 @@ struct WorkerInfo {
 
 struct Command {
     // Stored: a lane has finished the batch it was given (Lane::stored); `id` is the lane.
-    enum Kind { Wake, Cancel, Recall, Stored } kind;
+    // Early: a claim of the batch is ready before the rest (Lane::early); `id` is the lane.
+    enum Kind { Wake, Cancel, Recall, Stored, Early } kind;
     std::int64_t id = 0;  // the task of a Cancel or a Recall
 };
 
@@ -166,6 +167,7 @@ struct Dispatcher::State {
         std::thread thread;
         std::optional<Batch> toStore;   // guarded by storeMutex
         std::optional<Outcome> stored;  // guarded by storeMutex
+        std::vector<Claim> early;       // guarded by storeMutex
         std::condition_variable wake;   // for toStore, and storeStopping
         bool out = false;               // dispatcher thread: a batch is with the lane
         // Dispatcher thread, for the batch out: cancels and recalls that came meanwhile,
@@ -180,7 +182,7 @@ struct Dispatcher::State {
     std::mutex storeMutex;
     bool storeStopping = false;  // guarded by storeMutex
     void storeLoop(LaneId id);
-    Outcome storeBatch(const Batch& batch);
+    Outcome storeBatch(LaneId id, const Batch& batch);
     // Hands `events` (may be empty) and claims for every worker with credit to the lane.
     void handOver(LaneId id, std::vector<WorkerEvent> events);
     // Results go to their lane when it is free, and while claims are out only once
@@ -191,6 +193,10 @@ struct Dispatcher::State {
                (!lanes[kClaims].out || events.size() >= kResultsAside);
     }
     void takeOutcome(LaneId id);
+    // Delivers the claims a lane handed over before the end of its batch.
+    void takeEarly(LaneId id);
+    // The credit an ask took from its worker comes back (its claim is delivered or failed).
+    void returnCredit(const Ask& ask);
     void post(Command command);
     // What a claim may ask for this worker: its free slots, or 0 when it is stopping or its
     // last claim found nothing ready.
@@ -373,6 +379,10 @@ void Dispatcher::run() {
         for (const auto& c : commands) {
             if (c.kind == Command::Stored) {
                 s.takeOutcome(static_cast<State::LaneId>(c.id));
+                continue;
+            }
+            if (c.kind == Command::Early) {
+                s.takeEarly(static_cast<State::LaneId>(c.id));
                 continue;
             }
             if (c.kind == Command::Wake) {
@@ -710,7 +720,7 @@ void Dispatcher::State::handOver(LaneId id, std::vector<WorkerEvent> events) {
     lane.asked = batch.asks;
     lane.wakes = wakes;
     if (!storeAside) {
-        Outcome out = storeBatch(batch);
+        Outcome out = storeBatch(id, batch);
         {
             std::lock_guard<std::mutex> lock(storeMutex);
             lane.stored = std::move(out);
@@ -725,17 +735,28 @@ void Dispatcher::State::handOver(LaneId id, std::vector<WorkerEvent> events) {
     lane.wake.notify_one();
 }
 
-Dispatcher::State::Outcome Dispatcher::State::storeBatch(const Batch& batch) {
+Dispatcher::State::Outcome Dispatcher::State::storeBatch(LaneId id, const Batch& batch) {
     Outcome out;
     if (batch.events.empty() && storeAside) {
         // Each worker's claim is one statement, a transaction by itself: one round trip on
         // PostgreSQL, where a transaction for them all took two more. So a claim that fails
         // takes none of those before it back; they are delivered. (On SQLite, where BEGIN
         // and COMMIT are no round trips, one transaction for all costs less.)
-        for (const Ask& ask : batch.asks) {
+        for (size_t i = 0; i < batch.asks.size(); ++i) {
             try {
                 std::vector<Claim> one;
-                store.transactOneWrite([&](Tx& tx) { one = claimAll(tx, {ask}, false); });
+                store.transactOneWrite([&](Tx& tx) { one = claimAll(tx, {batch.asks[i]}, false); });
+                const bool found = !one.empty() && !one.front().tasks.empty();
+                if (found && i + 1 < batch.asks.size()) {
+                    // Committed: its tasks go out now, not after the other workers' claims
+                    // (a job alone waited for a second claim that found nothing).
+                    {
+                        std::lock_guard<std::mutex> lock(storeMutex);
+                        for (Claim& claim : one) lanes[id].early.push_back(std::move(claim));
+                    }
+                    post({Command::Early, id});
+                    continue;
+                }
                 for (Claim& claim : one) out.claims.push_back(std::move(claim));
             } catch (const std::exception& e) {
                 out.error = e.what();
@@ -770,7 +791,7 @@ void Dispatcher::State::storeLoop(LaneId id) {
         Batch batch = std::move(*lane.toStore);
         lane.toStore.reset();
         lock.unlock();
-        Outcome out = storeBatch(batch);
+        Outcome out = storeBatch(id, batch);
         lock.lock();
         lane.stored = std::move(out);
         lock.unlock();
@@ -788,12 +809,7 @@ void Dispatcher::State::takeOutcome(LaneId id) {
     }
     if (!out) return;
     lane.out = false;
-    for (const Ask& ask : lane.asked) {
-        auto w = workers.find(ask.routingId);
-        if (w != workers.end() && w->second.name == ask.name) {
-            w->second.asked = std::max(0, w->second.asked - ask.credit);
-        }
-    }
+    for (const Ask& ask : lane.asked) returnCredit(ask);
     if (!out->error.empty()) {
         // The database is away for longer than the store's retries: these results are lost
         // here, but their tasks' leases bring them back to run again.
@@ -806,6 +822,32 @@ void Dispatcher::State::takeOutcome(LaneId id) {
     deliver(out->claims, lane.cancelled, lane.recalled, current);
     lane.cancelled.clear();
     lane.recalled.clear();
+}
+
+void Dispatcher::State::returnCredit(const Ask& ask) {
+    auto w = workers.find(ask.routingId);
+    if (w != workers.end() && w->second.name == ask.name) {
+        w->second.asked = std::max(0, w->second.asked - ask.credit);
+    }
+}
+
+void Dispatcher::State::takeEarly(LaneId id) {
+    Lane& lane = lanes[id];
+    std::vector<Claim> claims;
+    {
+        std::lock_guard<std::mutex> lock(storeMutex);
+        claims.swap(lane.early);
+    }
+    for (const Claim& c : claims) {
+        // Its credit comes back now rather than with the rest of the batch.
+        auto a = std::find_if(lane.asked.begin(), lane.asked.end(), [&](const Ask& ask) {
+            return ask.routingId == c.ask.routingId && ask.name == c.ask.name;
+        });
+        if (a == lane.asked.end()) continue;
+        returnCredit(*a);
+        lane.asked.erase(a);
+    }
+    deliver(claims, lane.cancelled, lane.recalled, lane.wakes == wakes);
 }
 
 void Dispatcher::State::heartbeat(Clock::time_point now) {
