@@ -220,11 +220,12 @@ int appliedSchemaVersion(soci::session& session) {
     return indicator == soci::i_ok ? version : 0;
 }
 
-void applyMigrations(soci::session& session, Dialect dialect) {
+void applyMigrations(soci::session& session, Dialect dialect, int upTo) {
     exec(session,
          "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
          " applied_at BIGINT NOT NULL)");
     for (const Migration& migration : migrations()) {
+        if (migration.version > upTo) break;
         exec(session, dialect == Dialect::Sqlite ? "BEGIN IMMEDIATE" : "BEGIN");
         try {
             if (dialect == Dialect::Postgres) {

@@ -2,6 +2,8 @@
 
 #include <soci/soci.h>
 
+#include <limits>
+
 namespace te::store {
 
 enum class Dialect { Sqlite, Postgres };
@@ -9,8 +11,9 @@ enum class Dialect { Sqlite, Postgres };
 // Brings the schema of the database behind `session` to the newest version, one transaction
 // per migration, recording each in schema_migrations(version). Safe to call on every open and
 // from several processes at once (PostgreSQL: advisory lock; SQLite: BEGIN IMMEDIATE).
-// Throws StoreError.
-void applyMigrations(soci::session& session, Dialect dialect);
+// Throws StoreError. `upTo` stops at that version: the upgrade test builds an old schema so.
+void applyMigrations(soci::session& session, Dialect dialect,
+                     int upTo = std::numeric_limits<int>::max());
 
 // The version the code expects after applyMigrations.
 int latestSchemaVersion();

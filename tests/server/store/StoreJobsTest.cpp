@@ -14,12 +14,6 @@
 namespace te::test {
 namespace {
 
-std::vector<std::int64_t> idsOf(const std::vector<Job>& jobs) {
-    std::vector<std::int64_t> ids;
-    for (const auto& j : jobs) ids.push_back(j.id);
-    return ids;
-}
-
 std::vector<Job> list(Store& store, const JobFilter& filter) {
     std::vector<Job> jobs;
     store.transact([&](Tx& tx) { jobs = tx.listJobs(filter); });
@@ -192,7 +186,6 @@ public:
             e.state = JobState::Broken;
             e.failed = true;
             for (Job* j : {&a, &b, &c, &d, &e}) addJob(*store, *j);
-            using Ids = std::vector<std::int64_t>;
 
             JobFilter all;
             CPPUNIT_ASSERT(Ids({e.id, d.id, c.id, b.id, a.id}) == idsOf(list(*store, all)));
@@ -337,7 +330,6 @@ public:
                 addJob(*store, *j);
             }
             store->transact([&](Tx& tx) {
-                using Ids = std::vector<std::int64_t>;
                 CPPUNIT_ASSERT(Ids({p2.id, p5early.id, p5earlyToo.id, p5late.id}) ==
                                idsOf(tx.queuedJobs(10)));
                 CPPUNIT_ASSERT(Ids({p2.id, p5early.id}) == idsOf(tx.queuedJobs(2)));
@@ -487,7 +479,6 @@ public:
                 store->transact([&](Tx& tx) { ids = idsOf(tx.queuedJobs(100)); });
                 return ids;
             };
-            using Ids = std::vector<std::int64_t>;
             auto setState = [&](std::int64_t id, JobState state) {
                 store->transact([&](Tx& tx) {
                     Job job = *tx.findJob(id);
@@ -609,7 +600,6 @@ public:
             Job a = job(5, 1000, JobState::Queued), b = job(3, 1000, JobState::Queued);
             Job e = job(4, 1000, JobState::Started);
             for (Job* j : {&a, &b, &e}) addJob(*store, *j);
-            using Ids = std::vector<std::int64_t>;
             Ids inside, first;
             store->transact([&](Tx& tx) {
                 Job mine = *tx.findJob(b.id);

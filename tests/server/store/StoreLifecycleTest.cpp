@@ -1,5 +1,6 @@
 // Conformance: transactions, hostile input, persistence, migrations, connection faults.
 #include <Poco/File.h>
+#include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <atomic>
@@ -7,6 +8,7 @@
 #include <future>
 #include <thread>
 
+#include "server/store/Migrations.h"
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
@@ -14,6 +16,18 @@
 
 namespace te::test {
 namespace {
+
+// Waits until a transaction on another thread (`thread`) reaches its hold (`inside`). If the
+// transaction threw on its way, its error fails the test instead of a wait for ever.
+void awaitInside(std::promise<void>& inside, std::future<void>& thread) {
+    auto entered = inside.get_future();
+    while (entered.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready) {
+        if (thread.wait_for(std::chrono::seconds(0)) == std::future_status::ready) {
+            thread.get();
+            CPPUNIT_FAIL("the transaction ended before its hold");
+        }
+    }
+}
 
 std::int64_t countJobs(Store& store) {
     std::int64_t n = 0;
@@ -39,6 +53,7 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testRollbackWhenFnThrows);
     CPPUNIT_TEST(testHostileStringsStoredLiterally);
     CPPUNIT_TEST(testDataSurvivesReopenAndMigrationsAreIdempotent);
+    CPPUNIT_TEST(testOldSchemaIsUpgradedWithItsRows);
     CPPUNIT_TEST(testOpenErrors);
     CPPUNIT_TEST(testBackendAndPing);
     CPPUNIT_TEST(testTwoSqliteStoresShareOneFile);
@@ -180,6 +195,69 @@ public:
                 });
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
             }
+        });
+    }
+
+    // A database that an older server made (schema version 1, before the partial indexes of
+    // migrations 3 and 4) is brought up to date on open, its rows kept and found through the
+    // new indexes.
+    void testOldSchemaIsUpgradedWithItsRows() {
+        forEachBackend([](const std::string& url) {
+            const bool sqlite = url.rfind("sqlite3://", 0) == 0;
+            std::int64_t started = 0, queued = 0, scheduled = 0;
+            {
+                soci::session old(sqlite ? *soci::factory_sqlite3() : *soci::factory_postgresql(),
+                                  url.substr(url.find("://") + 3));
+                store::applyMigrations(
+                    old, sqlite ? store::Dialect::Sqlite : store::Dialect::Postgres, 1);
+                CPPUNIT_ASSERT_EQUAL(1, store::appliedSchemaVersion(old));
+                // What a version-1 server wrote: ids from the table's own sequence.
+                auto job = [&](const std::string& client, JobState state, TimeMs runAt) {
+                    old << "INSERT INTO jobs (client, workflow, parameters, headers, context,"
+                           " queue_state, stage, created_at, updated_at, run_at)"
+                           " VALUES (:c, 'transcode', '{}', '{}', '{}', :s, 0, 1000, 1000, :r)",
+                        soci::use(client), soci::use(static_cast<int>(state)), soci::use(runAt);
+                    std::int64_t id = 0;
+                    old << "SELECT id FROM jobs WHERE client = :c", soci::use(client),
+                        soci::into(id);
+                    return id;
+                };
+                started = job("started", JobState::Started, 0);
+                queued = job("queued", JobState::Queued, 0);
+                scheduled = job("scheduled", JobState::Scheduled, 5000);
+                for (TaskState state :
+                     {TaskState::Queued, TaskState::Running, TaskState::Completed}) {
+                    old << "INSERT INTO tasks (job_id, name, state, queue, worker, lease_until,"
+                           " command, args, env, inputs, created_at)"
+                           " VALUES (:j, 'encode', :s, 'work', :w, :l, '/bin/true', '[]', '{}',"
+                           " '{}', 1000)",
+                        soci::use(started), soci::use(static_cast<int>(state)),
+                        soci::use(std::string(state == TaskState::Queued ? "" : "w1")),
+                        soci::use(TimeMs(state == TaskState::Running ? 2000 : 0));
+                }
+            }
+            auto store = Store::open(url);
+            CPPUNIT_ASSERT_EQUAL(store::latestSchemaVersion(), store->schemaVersion());
+            store->transact([&](Tx& tx) {
+                auto job = tx.findJob(started);
+                CPPUNIT_ASSERT(job);
+                CPPUNIT_ASSERT_EQUAL(std::string("started"), job->client);
+                CPPUNIT_ASSERT_EQUAL(size_t(3), tx.listTasks(started).size());
+                CPPUNIT_ASSERT(Ids({queued}) == idsOf(tx.queuedJobs(10)));
+                CPPUNIT_ASSERT(Ids({scheduled}) ==
+                               idsOf(tx.jobsDue(JobState::Scheduled, 6000, 10)));
+                auto claimed = tx.claimTasks({"work"}, "w2", 5, 3000, 9000);
+                CPPUNIT_ASSERT_EQUAL(size_t(1), claimed.size());
+                CPPUNIT_ASSERT_EQUAL(std::string("w2"), claimed[0].worker);
+                // The running task's lease (2000) has run out by 3000.
+                auto expired = tx.expiredLeases(3000, 10);
+                CPPUNIT_ASSERT_EQUAL(size_t(1), expired.size());
+                CPPUNIT_ASSERT_EQUAL(std::string("w1"), expired[0].worker);
+            });
+            // New rows take ids after the old ones.
+            std::int64_t fresh = addJob(*store, makeJob("new"));
+            CPPUNIT_ASSERT(fresh > std::max({started, queued, scheduled}));
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(4), countJobs(*store));
         });
     }
 
@@ -342,7 +420,7 @@ public:
                     release.get_future().wait();
                 });
             });
-            inside.get_future().wait();
+            awaitInside(inside, writer);
             auto reader = std::async(std::launch::async, [&] {
                 std::vector<Job> seen;
                 store->read([&](Tx& tx) { seen = tx.listJobs(JobFilter{}); });
@@ -383,7 +461,7 @@ public:
                 release.get_future().wait();
             });
         });
-        inside.get_future().wait();
+        awaitInside(inside, holder);
         auto other = std::async(std::launch::async, [&] {
             store->transact([&](Tx& tx) {
                 Job j = *tx.findJob(b);

@@ -18,12 +18,6 @@
 namespace te::test {
 namespace {
 
-std::vector<std::int64_t> idsOf(const std::vector<Task>& tasks) {
-    std::vector<std::int64_t> ids;
-    for (const auto& t : tasks) ids.push_back(t.id);
-    return ids;
-}
-
 std::int64_t addTask(Store& store, Task& task) {
     store.transact([&](Tx& tx) { tx.insertTask(task); });
     return task.id;
@@ -145,7 +139,6 @@ public:
             targeted.targetWorker = "w2";
             const auto targetedId = addTask(*store, targeted);
 
-            using Ids = std::vector<std::int64_t>;
             std::vector<Task> claimed;
             store->transact(
                 [&](Tx& tx) { claimed = tx.claimTasks({"work"}, "w1", 2, 1000, 9000); });
@@ -251,7 +244,6 @@ public:
             addTask(*store, assignedTarget);
 
             store->transact([&](Tx& tx) {
-                using Ids = std::vector<std::int64_t>;
                 CPPUNIT_ASSERT(
                     Ids({ids[2], ids[3]}) ==
                     idsOf(tx.tasksInStates(jobId, {TaskState::Running, TaskState::Assigned})));

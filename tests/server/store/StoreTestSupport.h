@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "server/store/Store.h"
 #include "tests/support/PostgresFixture.h"
@@ -55,6 +56,16 @@ inline Task makeTask(std::int64_t jobId, const std::string& queue = "work", int 
     task.env = "{}";
     task.inputs = "{}";
     return task;
+}
+
+using Ids = std::vector<std::int64_t>;
+
+// The ids of jobs or tasks, in their order.
+template <typename Rows>
+Ids idsOf(const Rows& rows) {
+    Ids ids;
+    for (const auto& row : rows) ids.push_back(row.id);
+    return ids;
 }
 
 // Inserts a job in its own transaction; sets job.id and returns it.
