@@ -7,6 +7,21 @@
 #include "tests/server/http/ApiTestServer.h"
 
 namespace te::test {
+namespace {
+
+// Starts a second server beside `dir`'s first one, changed by `adjust`; returns the
+// ConfigError it stopped with ("" if it started).
+std::string secondServerError(const TempDir& dir,
+                              const std::function<void(ServerConfig&)>& adjust) {
+    try {
+        ApiTestServer second("sqlite3://db=" + dir.file("b.db"), dir.path(), adjust);
+    } catch (const ConfigError& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
 
 class ListenTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(ListenTest);
@@ -19,13 +34,8 @@ public:
         TempDir dir;
         ApiTestServer first("sqlite3://db=" + dir.file("a.db"), dir.path());
         const int port = first.port();
-        std::string error;
-        try {
-            ApiTestServer second("sqlite3://db=" + dir.file("b.db"), dir.path(),
-                                 [port](ServerConfig& c) { c.http.port = port; });
-        } catch (const ConfigError& e) {
-            error = e.what();
-        }
+        const std::string error =
+            secondServerError(dir, [port](ServerConfig& c) { c.http.port = port; });
         CPPUNIT_ASSERT_MESSAGE(error, error.find("http: cannot listen on 127.0.0.1:" +
                                                  std::to_string(port)) != std::string::npos);
         // Every request still reaches the first server: none went to a second listener.
@@ -36,13 +46,8 @@ public:
         TempDir dir;
         ApiTestServer first("sqlite3://db=" + dir.file("a.db"), dir.path());
         const std::string endpoint = first.server().dispatchEndpoint();
-        std::string error;
-        try {
-            ApiTestServer second("sqlite3://db=" + dir.file("b.db"), dir.path(),
-                                 [endpoint](ServerConfig& c) { c.dispatch.bind = endpoint; });
-        } catch (const ConfigError& e) {
-            error = e.what();
-        }
+        const std::string error =
+            secondServerError(dir, [endpoint](ServerConfig& c) { c.dispatch.bind = endpoint; });
         CPPUNIT_ASSERT_MESSAGE(error, error.find("dispatch.bind: cannot bind '" + endpoint + "'") !=
                                           std::string::npos);
     }
