@@ -169,7 +169,8 @@ def markdown(rows, machine, commands, analysis):
     parts.append(
         "- **no-op jobs end to end**: `taskengine-loadgen e2e N` POSTs N jobs of `bench-noop` "
         "(one builtin noop task) over 16 keep-alive connections, waits for the newest job "
-        "(`GET /jobs/<id>`), then polls `GET /health` until `jobs.completed` grew by N. Celery: N `noop.delay()` then `ResultSet.join_native()`.\n"
+        "(`GET /jobs/<id>`), then until none is queued or started (`GET /jobs?state=0,1&limit=1`); "
+        "then, the clock stopped, checks that `GET /health`'s `jobs.completed` grew by N. Celery: N `noop.delay()` then `ResultSet.join_native()`.\n"
         "- **submit only**: N POST /job over 16 connections (the jobs then run; drained before "
         "the next workload). Celery's column is the publish rate of its e2e run.\n"
         "- **/bin/true**: the same with `bench-true`, a process task (fork/exec, work folder); "
@@ -184,8 +185,9 @@ def markdown(rows, machine, commands, analysis):
         "Celery: `noop.delay().get()` (Redis pub/sub). The first 20 are warm-up.\n"
         "- **wrk**: `wrk -t2 -c16 -d5s` with the auth headers. **1M jobs**: 1,000,000 "
         "completed jobs inserted by one SQL statement (recursive CTE in sqlite3, "
-        "generate_series in psql), then the GETs again (500 sequential requests; 20 for `state=2` and `/health`), and a "
-        "short end-to-end run (N/5) on the big table.\n"
+        "generate_series in psql; PostgreSQL's table then vacuumed, untimed, as autovacuum would "
+        "have done to rows that came in over time), then the GETs again (500 sequential requests; "
+        "20 for `state=2` and `/health`), and the end-to-end run of N again on the big table.\n"
         "- **RSS**: VmRSS after start (idle) and VmHWM at the end (peak) from /proc; for "
         "Celery the worker is the main process plus its 2 pool children summed and the "
         "\"server\" rows show Redis.\n")

@@ -73,6 +73,10 @@ std::int64_t ApiClient::completedCount() {
     return obj->getObject("jobs")->getValue<Poco::Int64>("completed");
 }
 
+bool ApiClient::anyUnfinished() {
+    return request("GET", "/jobs?state=0,1&limit=1", "").find('{') != std::string::npos;
+}
+
 std::string ApiClient::get(const std::string& path) { return request("GET", path, ""); }
 
 }  // namespace te::bench

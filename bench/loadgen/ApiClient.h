@@ -30,6 +30,9 @@ public:
     bool completed(std::int64_t id, bool* failed = nullptr);
     // GET /health: jobs.completed.
     std::int64_t completedCount();
+    // Whether any of the caller's jobs is still queued or started (GET /jobs?state=0,1&limit=1:
+    // an index probe, where completedCount counts every job).
+    bool anyUnfinished();
     // Any GET; returns the body. Throws unless 200.
     std::string get(const std::string& path);
 
