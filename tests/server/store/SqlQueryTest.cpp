@@ -17,19 +17,9 @@ using store::Connection;
 using store::Dialect;
 using store::SqlQuery;
 
-// A Connection on the database of a store URL.
-std::unique_ptr<Connection> open(const std::string& url) {
-    const bool sqlite = url.rfind("sqlite3://", 0) == 0;
-    const std::string rest = url.substr(url.find("://") + 3);
-    auto session = std::make_unique<soci::session>(
-        sqlite ? *soci::factory_sqlite3() : *soci::factory_postgresql(), rest);
-    return std::make_unique<Connection>(std::move(session),
-                                        sqlite ? Dialect::Sqlite : Dialect::Postgres);
-}
-
-// The same, with a small table of three rows.
+// A Connection on the database of a store URL, with a small table of three rows.
 std::unique_ptr<Connection> connectTo(const std::string& url) {
-    auto db = open(url);
+    auto db = openConnection(url);
     SqlQuery(*db).run("CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT NOT NULL, n INTEGER)");
     for (long long id = 1; id <= 3; ++id) {
         SqlQuery(*db)
@@ -298,7 +288,7 @@ public:
         forEachBackend([](const std::string& url) {
             auto db = connectTo(url);
             if (db->dialect() == Dialect::Sqlite) return;  // SQLite's BEGIN costs no round trip
-            auto other = open(url);                        // sees only what was committed
+            auto other = openConnection(url);              // sees only what was committed
             auto inTransaction = [&] {
                 auto xid = [&] {
                     long long id = 0;
@@ -343,7 +333,7 @@ public:
         forEachBackend([](const std::string& url) {
             auto db = connectTo(url);
             if (db->dialect() == Dialect::Sqlite) return;  // SQLite's BEGIN costs no round trip
-            auto other = open(url);
+            auto other = openConnection(url);
             db->oneWriteOnly();
             CPPUNIT_ASSERT_EQUAL(std::string("item1"), nameOf(*db, 1));
             SqlQuery(*db).bind(11LL).run("UPDATE items SET n = :n WHERE id = 1");

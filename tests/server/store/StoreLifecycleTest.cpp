@@ -1,6 +1,5 @@
 // Conformance: transactions, hostile input, persistence, migrations, connection faults.
 #include <Poco/File.h>
-#include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <atomic>
@@ -203,13 +202,11 @@ public:
     // new indexes.
     void testOldSchemaIsUpgradedWithItsRows() {
         forEachBackend([](const std::string& url) {
-            const bool sqlite = url.rfind("sqlite3://", 0) == 0;
             std::int64_t started = 0, queued = 0, scheduled = 0;
             {
-                soci::session old(sqlite ? *soci::factory_sqlite3() : *soci::factory_postgresql(),
-                                  url.substr(url.find("://") + 3));
-                store::applyMigrations(
-                    old, sqlite ? store::Dialect::Sqlite : store::Dialect::Postgres, 1);
+                auto db = openConnection(url);
+                soci::session& old = db->session();
+                store::applyMigrations(old, db->dialect(), 1);
                 CPPUNIT_ASSERT_EQUAL(1, store::appliedSchemaVersion(old));
                 // What a version-1 server wrote: ids from the table's own sequence.
                 auto job = [&](const std::string& client, JobState state, TimeMs runAt) {

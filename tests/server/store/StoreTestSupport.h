@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "server/store/SqlQuery.h"
 #include "server/store/Store.h"
 #include "tests/support/PostgresFixture.h"
 #include "tests/support/TestUtil.h"
@@ -57,6 +58,9 @@ inline Task makeTask(std::int64_t jobId, const std::string& queue = "work", int 
     task.inputs = "{}";
     return task;
 }
+
+// A Connection of its own on the database of a store URL, beside any store open on it.
+std::unique_ptr<store::Connection> openConnection(const std::string& url);
 
 using Ids = std::vector<std::int64_t>;
 
