@@ -198,8 +198,8 @@ public:
     }
 
     // A database that an older server made (schema version 1, before the partial indexes of
-    // migrations 3 and 4) is brought up to date on open, its rows kept and found through the
-    // new indexes.
+    // migrations 3 and 4 and the logs' dropped key of 5) is brought up to date on open, its rows
+    // kept and found through the new indexes.
     void testOldSchemaIsUpgradedWithItsRows() {
         forEachBackend([](const std::string& url) {
             std::int64_t started = 0, queued = 0, scheduled = 0;
@@ -232,6 +232,9 @@ public:
                         soci::use(std::string(state == TaskState::Queued ? "" : "w1")),
                         soci::use(TimeMs(state == TaskState::Running ? 2000 : 0));
                 }
+                old << "INSERT INTO logs (job_id, progname, message, created_at)"
+                       " VALUES (:j, 'api', 'old entry', 1000)",
+                    soci::use(started);
             }
             auto store = Store::open(url);
             CPPUNIT_ASSERT_EQUAL(store::latestSchemaVersion(), store->schemaVersion());
@@ -251,10 +254,28 @@ public:
                 CPPUNIT_ASSERT_EQUAL(size_t(1), expired.size());
                 CPPUNIT_ASSERT_EQUAL(std::string("w1"), expired[0].worker);
             });
-            // New rows take ids after the old ones.
+            // New rows take ids after the old ones, log rows too (migration 5 took their
+            // primary key away on PostgreSQL, not their numbering).
             std::int64_t fresh = addJob(*store, makeJob("new"));
             CPPUNIT_ASSERT(fresh > std::max({started, queued, scheduled}));
             CPPUNIT_ASSERT_EQUAL(std::int64_t(4), countJobs(*store));
+            store->transact([&](Tx& tx) {
+                for (const char* message : {"new entry", "newer entry"}) {
+                    LogEntry entry;
+                    entry.jobId = started;
+                    entry.progname = "controller";
+                    entry.message = message;
+                    entry.createdAt = 4000;
+                    tx.appendLog(entry);
+                }
+            });
+            store->read([&](Tx& tx) {
+                auto logs = tx.listLogs(started, 10);
+                CPPUNIT_ASSERT_EQUAL(size_t(3), logs.size());
+                CPPUNIT_ASSERT_EQUAL(std::string("old entry"), logs[0].message);
+                CPPUNIT_ASSERT_EQUAL(std::string("newer entry"), logs[2].message);
+                CPPUNIT_ASSERT(logs[0].id < logs[1].id && logs[1].id < logs[2].id);
+            });
         });
     }
 
