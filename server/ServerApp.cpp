@@ -17,6 +17,7 @@
 #include "shared/Version.h"
 #include "shared/config/ServerConfig.h"
 #include "shared/util/Logging.h"
+#include "shared/util/SystemdNotify.h"
 #include "shared/workflow/Workflow.h"
 
 namespace te {
@@ -109,6 +110,7 @@ int ServerApp::main(const std::vector<std::string>&) {
     if (!_checkDir.empty())
         return checkWorkflowsCommand(_checkDir, std::cout) == 0 ? EXIT_OK : EXIT_DATAERR;
     tuneAllocator();
+    systemd::takeNotifySocket();
     ServerConfig cfg;
     try {
         if (!_configFile.empty()) cfg = loadServerConfig(_configFile);
@@ -137,7 +139,12 @@ int ServerApp::main(const std::vector<std::string>&) {
         std::cerr << "taskengine-server: cannot start: " << e.what() << std::endl;
         return EXIT_SOFTWARE;
     }
+    // Only now, with the schema migrated and both ports bound: units ordered after this one
+    // (workers on the same host) start once it can take their connections.
+    systemd::notify("READY=1\nSTATUS=serving HTTP on " + cfg.http.host + ":" +
+                    std::to_string(cfg.http.port));
     waitForTerminationRequest();
+    systemd::notify("STOPPING=1");
     Poco::Logger::get("server").information("stopping");
     server.stop();
     return EXIT_OK;

@@ -23,6 +23,7 @@
 #include "shared/Errors.h"
 #include "shared/Version.h"
 #include "shared/util/Logging.h"
+#include "shared/util/SystemdNotify.h"
 #include "worker/WorkerRuntime.h"
 
 namespace te {
@@ -124,6 +125,7 @@ void WorkerApp::setUpLogging(const WorkerConfig& config) const {
 
 int WorkerApp::main(const std::vector<std::string>&) {
     if (_helpShown || _versionShown) return EXIT_OK;
+    systemd::takeNotifySocket();
     if (!_startDir.empty()) {
         std::error_code ignored;  // then paths stay relative to where the daemon is
         std::filesystem::current_path(_startDir, ignored);
@@ -163,6 +165,8 @@ int WorkerApp::main(const std::vector<std::string>&) {
         if (!failure.empty()) terminate();
     });
     waitForTerminationRequest();
+    // systemd then waits (TimeoutStopSec) for running tasks to finish or be handed back.
+    systemd::notify("STOPPING=1");
     runtime.stop();
     thread.join();
 #ifndef _WIN32

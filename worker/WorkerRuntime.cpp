@@ -15,6 +15,7 @@
 #include "shared/Errors.h"
 #include "shared/protocol/Protocol.h"
 #include "shared/util/Json.h"
+#include "shared/util/SystemdNotify.h"
 #include "worker/Assignment.h"
 #include "worker/Builtins.h"
 #include "worker/ExecutorPool.h"
@@ -121,6 +122,9 @@ void WorkerRuntime::Impl::run() {
     pool->start(config.slots);
     log.information("worker %s connecting to %s, queues served: %d, slots: %d", config.name,
                     config.server, static_cast<int>(config.queues.size()), config.slots);
+    // Ready once set up, not once the server answers: a worker waits for its server as long
+    // as it takes, and `systemctl start` must not wait with it.
+    systemd::notify("READY=1\nSTATUS=worker " + config.name + ", server " + config.server);
 
     sendReady();
     const auto heartbeat = std::chrono::milliseconds(config.heartbeatMs);

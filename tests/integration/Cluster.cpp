@@ -106,7 +106,7 @@ std::string Cluster::dispatchEndpoint() const {
     return "tcp://127.0.0.1:" + std::to_string(_dispatchPort);
 }
 
-void Cluster::startServerProcess() {
+void Cluster::startServerProcess(bool waitUntilServing) {
     ServerConfig c = config();
     std::ostringstream y;
     y << "http: {host: 127.0.0.1, port: " << c.http.port << ", threads: 8}\n"
@@ -130,7 +130,9 @@ void Cluster::startServerProcess() {
     }
     std::string file = _dir.file("server.yaml");
     writeFile(file, y.str());
-    _serverProcess = Poco::Process::launch(binaryPath("taskengine-server"), {"--config", file});
+    _serverProcess = Poco::Process::launch(binaryPath("taskengine-server"), {"--config", file}, "",
+                                           nullptr, nullptr, nullptr, _options.processEnv);
+    if (!waitUntilServing) return;
     bool up = waitUntil(
         [&] {
             try {
@@ -150,6 +152,29 @@ void Cluster::killServerProcess() {
     _serverProcess.reset();
 }
 
+std::optional<int> Cluster::waitServerProcess(std::chrono::milliseconds timeout) {
+    CPPUNIT_ASSERT(_serverProcess);
+    std::optional<int> code;
+    waitUntil(
+        [&] {
+            const int rc = _serverProcess->tryWait();
+            if (rc != -1) code = rc;
+            return code.has_value();
+        },
+        timeout);
+    // Collected once: a second waitpid on the process would fail.
+    if (code) _serverProcess.reset();
+    return code;
+}
+
+std::optional<int> Cluster::stopServerProcess(std::chrono::milliseconds timeout) {
+    CPPUNIT_ASSERT(_serverProcess);
+    ::kill(_serverProcess->id(), SIGTERM);
+    auto code = waitServerProcess(timeout);
+    if (!code) killServerProcess();
+    return code;
+}
+
 void Cluster::startWorker(const std::string& name, const std::string& queues, int slots) {
     std::string work = _dir.file("work-" + name);
     std::ostringstream y;
@@ -167,7 +192,8 @@ void Cluster::startWorker(const std::string& name, const std::string& queues, in
       << sourcePath("config/workflows/bin") << "\"}\n";
     std::string file = _dir.file("worker-" + name + ".yaml");
     writeFile(file, y.str());
-    auto handle = Poco::Process::launch(binaryPath("taskengine-worker"), {"--config", file});
+    auto handle = Poco::Process::launch(binaryPath("taskengine-worker"), {"--config", file}, "",
+                                        nullptr, nullptr, nullptr, _options.processEnv);
     _workers.erase(name);
     _workers.emplace(name, handle);
 }

@@ -42,6 +42,8 @@ public:
         int waitForEndpointsSec = 2;
         std::map<std::string, std::string> settings = {{"max_jobs", "50"}, {"retry_delay", "1"}};
         std::vector<ClientConfig> clients;  // empty: one client "test" with key "secret"
+        // Added to the environment of the server and worker processes (NOTIFY_SOCKET).
+        std::map<std::string, std::string> processEnv;
     };
 
     explicit Cluster(Options options);
@@ -55,8 +57,13 @@ public:
     Engine& engine();
 
     // The real binary with a config file (ports fixed at construction, so a restart keeps them).
-    void startServerProcess();
+    // Waits until it answers on its port unless told not to.
+    void startServerProcess(bool waitUntilServing = true);
     void killServerProcess();  // SIGKILL, no clean-up
+    // Its exit code once it has exited by itself, or nullopt if it still runs after `timeout`.
+    std::optional<int> waitServerProcess(std::chrono::milliseconds timeout);
+    // SIGTERM, then its exit code; nullopt if it still runs after `timeout` (then SIGKILL).
+    std::optional<int> stopServerProcess(std::chrono::milliseconds timeout);
 
     // A worker process serving `queues` (comma-separated), its env WORKER_TAG=<name>.
     void startWorker(const std::string& name, const std::string& queues = "work", int slots = 2);

@@ -12,6 +12,7 @@ class SystemdUnitsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(SystemdUnitsTest);
     CPPUNIT_TEST(testUnitsVerify);
     CPPUNIT_TEST(testWorkerUnitContract);
+    CPPUNIT_TEST(testServerUnitContract);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -43,14 +44,30 @@ public:
         std::string unit = readFile(sourcePath("installer/systemd/taskengine-worker.service"));
         for (const char* line :
              {"ExecStart=/usr/bin/taskengine-worker --config /etc/taskengine/worker.yaml",
-              "Restart=on-failure", "User=taskengine", "NoNewPrivileges=yes",
-              "ProtectSystem=strict", "ReadWritePaths=/var/lib/taskengine", "KillSignal=SIGTERM"}) {
+              "Type=notify", "NotifyAccess=main", "Restart=on-failure", "User=taskengine",
+              "NoNewPrivileges=yes", "ProtectSystem=strict", "ReadWritePaths=/var/lib/taskengine",
+              "KillSignal=SIGTERM"}) {
             CPPUNIT_ASSERT_MESSAGE(line, unit.find(line) != std::string::npos);
         }
         // Above the default grace (30 s) so systemd never SIGKILLs a graceful stop.
         auto at = unit.find("TimeoutStopSec=");
         CPPUNIT_ASSERT(at != std::string::npos);
         CPPUNIT_ASSERT(std::stoi(unit.substr(at + 15)) > 30);
+        // Ordering only: on a host that runs both, once the server says READY=1.
+        CPPUNIT_ASSERT(unit.find("After=network-online.target taskengine-server.service") !=
+                       std::string::npos);
+    }
+
+    // Type=notify: systemd waits for READY=1 (integration_notify_test checks that the server
+    // sends it once it serves), for as long as a migration of a large database takes.
+    void testServerUnitContract() {
+        std::string unit = readFile(sourcePath("installer/systemd/taskengine-server.service"));
+        for (const char* line :
+             {"ExecStart=/usr/bin/taskengine-server --config /etc/taskengine/server.yaml",
+              "Type=notify", "NotifyAccess=main", "TimeoutStartSec=infinity", "Restart=on-failure",
+              "User=taskengine", "KillSignal=SIGTERM"}) {
+            CPPUNIT_ASSERT_MESSAGE(line, unit.find(line) != std::string::npos);
+        }
     }
 };
 
