@@ -7,7 +7,7 @@ set -eu
 here=$(cd "$(dirname "$0")/../../.." && pwd)
 server=${1:-$here/build/bin/taskengine-server}
 dir=$(mktemp -d /tmp/te-api-examples-XXXXXX)
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+port=$("$here/scripts/free-port")
 cat > "$dir/server.yaml" <<YAML
 http: {host: 127.0.0.1, port: $port}
 database: "sqlite3://db=$dir/te.db"
