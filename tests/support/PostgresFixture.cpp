@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <mutex>
@@ -83,6 +85,14 @@ RunResult run(const std::vector<std::string>& argv, const std::string& logFile) 
     return result;
 }
 
+// Where the clusters' folders go: /tmp, or TE_PG_FIXTURE_ROOT (the reaper's own test).
+std::string fixtureRoot() {
+    const char* root = std::getenv("TE_PG_FIXTURE_ROOT");
+    return root && *root ? root : "/tmp";
+}
+
+bool processGone(pid_t pid) { return pid > 0 && ::kill(pid, 0) != 0 && errno == ESRCH; }
+
 std::string joined(const std::vector<std::string>& argv) {
     std::string text;
     for (const auto& a : argv) text += (text.empty() ? "" : " ") + a;
@@ -139,13 +149,63 @@ struct PostgresFixture::Impl {
     }
 };
 
+int PostgresFixture::reapAbandonedClusters(const std::string& root) {
+    glob_t found{};
+    std::vector<std::string> owners;
+    if (::glob((root + "/taskengine-pg-*/owner.pid").c_str(), 0, nullptr, &found) == 0) {
+        for (size_t i = 0; i < found.gl_pathc; ++i) owners.push_back(found.gl_pathv[i]);
+    }
+    ::globfree(&found);
+    int reaped = 0;
+    for (const std::string& ownerFile : owners) {
+        const std::string dir =
+            ownerFile.substr(0, ownerFile.size() - std::string("/owner.pid").size());
+        pid_t owner = 0;
+        try {
+            owner = static_cast<pid_t>(std::stol(readFile(ownerFile)));
+        } catch (const std::exception&) {
+            continue;  // being written, or not ours to judge
+        }
+        // Only a program that is gone abandoned its cluster; one that runs, or whose pid we may
+        // not signal (another user's), keeps it.
+        if (!processGone(owner)) continue;
+        Impl cluster;
+        cluster.dir = dir;
+        cluster.dataDir = dir + "/data";
+        cluster.running = Poco::File(cluster.dataDir + "/postmaster.pid").exists();
+        try {
+            cluster.binDir = findBinDir();
+            struct stat info {};
+            if (::geteuid() == 0 && ::stat(dir.c_str(), &info) == 0 && info.st_uid != 0) {
+                if (struct passwd* user = ::getpwuid(info.st_uid)) cluster.runAs = user->pw_name;
+            }
+            cluster.stop("immediate");
+        } catch (const std::exception& e) {
+            // Removed anyway: a postmaster whose lock file is gone shuts itself down.
+            std::cerr << "PostgresFixture: stopping the abandoned cluster in " << dir << ": "
+                      << e.what() << std::endl;
+        }
+        try {
+            Poco::File(dir).remove(true);
+            ++reaped;
+        } catch (const std::exception& e) {
+            std::cerr << "PostgresFixture: cannot remove " << dir << ": " << e.what() << std::endl;
+        }
+    }
+    return reaped;
+}
+
 PostgresFixture::PostgresFixture() : _impl(new Impl) {
     try {
         _impl->binDir = findBinDir();
-        char pattern[] = "/tmp/taskengine-pg-XXXXXX";
-        if (!::mkdtemp(pattern)) throw std::runtime_error("PostgresFixture: mkdtemp failed");
+        // A test program killed before its destructors ran (ctest's timeout, kill -9) left its
+        // cluster running; the next one to start stops it.
+        reapAbandonedClusters(fixtureRoot());
+        std::string pattern = fixtureRoot() + "/taskengine-pg-XXXXXX";
+        if (!::mkdtemp(pattern.data())) throw std::runtime_error("PostgresFixture: mkdtemp failed");
         _impl->dir = pattern;
         _impl->dataDir = _impl->dir + "/data";
+        writeFile(_impl->dir + "/owner.pid", std::to_string(::getpid()));
         if (::geteuid() == 0) {
             _impl->runAs = "postgres";
             struct passwd* user = ::getpwnam("postgres");
@@ -189,7 +249,12 @@ PostgresFixture::~PostgresFixture() {
         std::cerr << e.what() << std::endl;
     }
     try {
-        if (!std::getenv("TE_KEEP_TEMP")) Poco::File(_impl->dir).remove(true);
+        if (std::getenv("TE_KEEP_TEMP")) {
+            // Kept to be looked at: not an abandoned cluster for the next program to remove.
+            Poco::File(_impl->dir + "/owner.pid").remove();
+        } else {
+            Poco::File(_impl->dir).remove(true);
+        }
     } catch (const std::exception& e) {
         std::cerr << "PostgresFixture: cannot remove " << _impl->dir << ": " << e.what()
                   << std::endl;

@@ -7,7 +7,8 @@ namespace te::test {
 
 // A throwaway PostgreSQL cluster for the tests of one program: initdb + pg_ctl in a temp
 // folder owned by an unprivileged user (initdb refuses root), listening on a free port on
-// 127.0.0.1 only, stopped and removed when the program exits. Started on first use. If it
+// 127.0.0.1 only, stopped and removed when the program exits, or by the next program's fixture
+// if this one was killed first (its folder names the owner's pid). Started on first use. If it
 // cannot start, instance() throws with the reason (initdb/pg_ctl output): tests fail loudly,
 // nothing is skipped.
 class PostgresFixture {
@@ -27,6 +28,11 @@ public:
     void crashAndRestart();
     void stop();
     void start();
+
+    // Stops and removes the clusters under `root` whose program is gone (killed before its
+    // destructor ran: ctest's timeout, kill -9); returns how many. Every fixture calls it on
+    // its folder's root (/tmp, or TE_PG_FIXTURE_ROOT) before it makes its own cluster.
+    static int reapAbandonedClusters(const std::string& root);
 
     PostgresFixture(const PostgresFixture&) = delete;
     PostgresFixture& operator=(const PostgresFixture&) = delete;

@@ -1,15 +1,20 @@
 // The main() of every CppUnit test program: runs every registered suite, or only the tests
-// whose names contain argv[1], and exits non-zero when any fails.
+// whose names contain argv[1], and exits non-zero when any fails. With TE_PG_FIXTURE_CHILD set
+// it only starts a PostgreSQL fixture and waits (see PostgresFixtureTest).
 #include <cppunit/BriefTestProgressListener.h>
 #include <cppunit/CompilerOutputter.h>
 #include <cppunit/TestResult.h>
 #include <cppunit/TestResultCollector.h>
 #include <cppunit/TestRunner.h>
 #include <cppunit/extensions/TestFactoryRegistry.h>
+#include <unistd.h>
 
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 #include <string>
+
+#include "tests/support/PostgresFixture.h"
 
 namespace {
 
@@ -26,6 +31,12 @@ void collect(CppUnit::Test* test, const std::string& filter, CppUnit::TestRunner
 
 int main(int argc, char** argv) {
     std::signal(SIGPIPE, SIG_IGN);
+    if (std::getenv("TE_PG_FIXTURE_CHILD")) {
+        // A program that makes its cluster and then waits to be killed: what a test program
+        // that ctest times out leaves behind (PostgresFixtureTest reaps it).
+        std::cout << te::test::PostgresFixture::instance().port() << std::endl;
+        for (;;) ::pause();
+    }
     CppUnit::Test* all = CppUnit::TestFactoryRegistry::getRegistry().makeTest();
     CppUnit::TestRunner runner;
     if (argc > 1) {
