@@ -12,6 +12,10 @@
 
 namespace te {
 
+namespace {
+constexpr std::chrono::milliseconds kOwnerWait{5000};
+}  // namespace
+
 struct Server::Impl {
     ServerConfig config;
     std::unique_ptr<Store> store;
@@ -34,7 +38,9 @@ void Server::start() {
     Poco::Logger& logger = Poco::Logger::get("server");
     // Workflows first: a bad file must stop the start before anything listens.
     auto workflows = loadWorkflows(s.config.workflows);
-    s.store = Store::open(s.config.database);
+    // The server keeps rows and counts between transactions: no other server may write this
+    // database meanwhile. A few seconds' wait covers a predecessor that was just killed.
+    s.store = Store::open(s.config.database, kOwnerWait);
     s.engine = std::make_unique<EngineImpl>(*s.store, workflows, s.config);
     s.engine->initialize();
     s.dispatcher = std::make_unique<Dispatcher>(s.config.dispatch, *s.store, *s.engine);

@@ -53,7 +53,8 @@ std::string withoutPassword(const std::string& url) {
 
 }  // namespace
 
-std::unique_ptr<Store> Store::open(const std::string& url) {
+std::unique_ptr<Store> Store::open(const std::string& url,
+                                   std::optional<std::chrono::milliseconds> exclusive) {
     using store::Dialect;
     Dialect dialect;
     std::string connect;
@@ -78,6 +79,7 @@ std::unique_ptr<Store> Store::open(const std::string& url) {
                          "': expected sqlite3://db=PATH or postgresql://...");
     }
     auto store = std::make_unique<store::SociStore>(dialect, connect, withoutPassword(url));
+    if (exclusive) store->takeOwnership(*exclusive);
     store->migrate();
     return store;
 }
@@ -440,6 +442,11 @@ void SociStore::transactOneWrite(const std::function<void(Tx&)>& fn) {
 void SociStore::read(const std::function<void(Tx&)>& fn) {
     if (_readers.max == 0) return transact(fn);
     inTransaction(_readers, fn);
+}
+
+void SociStore::takeOwnership(std::chrono::milliseconds wait) {
+    _owner = std::make_unique<OwnerLock>(
+        _dialect, _dialect == Dialect::Sqlite ? sqlitePath(_connect) : _connect, _displayUrl, wait);
 }
 
 void SociStore::migrate() {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "server/store/Migrations.h"
+#include "server/store/OwnerLock.h"
 #include "server/store/SociTx.h"
 #include "server/store/SqlQuery.h"
 #include "server/store/Store.h"
@@ -40,6 +41,9 @@ public:
     SociStore(Dialect dialect, std::string connect, std::string displayUrl);
     ~SociStore() override;
 
+    // Takes the database for this process alone (Store::open with `exclusive`; OwnerLock says
+    // why), until the store is destroyed. Throws StoreError naming the holder.
+    void takeOwnership(std::chrono::milliseconds wait);
     // Applies pending schema migrations (Store::open does). Throws StoreError.
     void migrate();
 
@@ -111,6 +115,8 @@ private:
     const Dialect _dialect;
     const std::string _connect;
     const std::string _displayUrl;  // for messages; no password
+    // Before the pools: destroyed after them, so the database is let go of last.
+    std::unique_ptr<OwnerLock> _owner;
     Pool _writers;
     // PostgreSQL: transactOneWrite's (the dispatcher's claims). Their commits do not wait
     // for the disk, which was the larger part of a claim's round trip (0.3 of 0.4 ms for a

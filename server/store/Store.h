@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -154,7 +155,11 @@ public:
 
     // Opens "sqlite3://db=PATH" (WAL mode; the folder is created) or "postgresql://..." and
     // applies pending schema migrations. Throws StoreError with a one-line reason.
-    static std::unique_ptr<Store> open(const std::string& url);
+    // With `exclusive` (the server's), it first takes the database for this process alone
+    // until the store is destroyed, waiting that long for a holder that is going away; a
+    // database another process holds so throws StoreError naming it (OwnerLock).
+    static std::unique_ptr<Store> open(
+        const std::string& url, std::optional<std::chrono::milliseconds> exclusive = std::nullopt);
 
     // Runs fn in one transaction and commits; rolls back if fn throws and rethrows. When the
     // connection was lost (database restarted) it reconnects and runs fn again, up to a few

@@ -1,5 +1,5 @@
-// The HTTP port and the dispatch endpoint are the server's alone: a second server started on
-// either stops with an error.
+// The HTTP port, the dispatch endpoint and the database are the server's alone: a second
+// server started on any of them stops with an error.
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "shared/Errors.h"
@@ -9,13 +9,14 @@
 namespace te::test {
 namespace {
 
-// Starts a second server beside `dir`'s first one, changed by `adjust`; returns the
-// ConfigError it stopped with ("" if it started).
-std::string secondServerError(const TempDir& dir,
-                              const std::function<void(ServerConfig&)>& adjust) {
+// Starts a second server beside `dir`'s first one, on its own database unless told which,
+// changed by `adjust`; returns the error it stopped with ("" if it started).
+std::string secondServerError(const TempDir& dir, const std::function<void(ServerConfig&)>& adjust,
+                              const std::string& database = "") {
     try {
-        ApiTestServer second("sqlite3://db=" + dir.file("b.db"), dir.path(), adjust);
-    } catch (const ConfigError& e) {
+        ApiTestServer second(database.empty() ? "sqlite3://db=" + dir.file("b.db") : database,
+                             dir.path(), adjust);
+    } catch (const Error& e) {
         return e.what();
     }
     return "";
@@ -27,6 +28,7 @@ class ListenTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(ListenTest);
     CPPUNIT_TEST(testSecondServerOnThePortIsRefused);
     CPPUNIT_TEST(testSecondServerOnTheDispatchEndpointIsRefused);
+    CPPUNIT_TEST(testSecondServerOnTheDatabaseIsRefused);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -50,6 +52,19 @@ public:
             secondServerError(dir, [endpoint](ServerConfig& c) { c.dispatch.bind = endpoint; });
         CPPUNIT_ASSERT_MESSAGE(error, error.find("dispatch.bind: cannot bind '" + endpoint + "'") !=
                                           std::string::npos);
+    }
+
+    // Its rows and counts kept between transactions would go stale under a second writer.
+    void testSecondServerOnTheDatabaseIsRefused() {
+        TempDir dir;
+        const std::string database = "sqlite3://db=" + dir.file("a.db");
+        ApiTestServer first(database, dir.path());
+        const std::string error = secondServerError(
+            dir, [](ServerConfig&) {}, database);
+        CPPUNIT_ASSERT_MESSAGE(
+            error, error.find("database " + database + " is in use by another taskengine-server") !=
+                       std::string::npos);
+        assertOk(first.demo().get("/"), "status");
     }
 };
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "server/store/Migrations.h"
+#include "server/store/OwnerLock.h"
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
@@ -54,6 +55,7 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testDataSurvivesReopenAndMigrationsAreIdempotent);
     CPPUNIT_TEST(testOldSchemaIsUpgradedWithItsRows);
     CPPUNIT_TEST(testOpenErrors);
+    CPPUNIT_TEST(testExclusiveOpenRefusesASecondOneUntilTheFirstCloses);
     CPPUNIT_TEST(testBackendAndPing);
     CPPUNIT_TEST(testTwoSqliteStoresShareOneFile);
     CPPUNIT_TEST(testSqliteLogIsCheckpointedBesideTheWriter);
@@ -63,6 +65,7 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testSqliteReadRefusesWrites);
     CPPUNIT_TEST(testPostgresTransactionsRunConcurrently);
     CPPUNIT_TEST(testPostgresRestartReconnects);
+    CPPUNIT_TEST(testPostgresOwnershipIsTakenBackAfterARestart);
     CPPUNIT_TEST(testPostgresLostCommitThatHappenedIsNotRunAgain);
     CPPUNIT_TEST(testPostgresLostCommitThatFailedRunsAgain);
     CPPUNIT_TEST_SUITE_END();
@@ -279,6 +282,37 @@ public:
         });
     }
 
+    // The server's open: a second server on the same database stops with a line naming the
+    // first, a plain open (tools, tests) still works, and closing lets the next one in.
+    void testExclusiveOpenRefusesASecondOneUntilTheFirstCloses() {
+        forEachBackend([](const std::string& url) {
+            const std::chrono::milliseconds wait(300);
+            auto first = Store::open(url, wait);
+            const auto before = std::chrono::steady_clock::now();
+            try {
+                Store::open(url, wait);
+                CPPUNIT_FAIL("a second exclusive open of " + url + " succeeded");
+            } catch (const StoreError& e) {
+                const std::string what = e.what();
+                CPPUNIT_ASSERT_MESSAGE(
+                    what, what.find("is in use by another taskengine-server") != std::string::npos);
+                // Who holds it: the process (SQLite) or the connection (PostgreSQL).
+                const bool sqlite = url.rfind("sqlite3://", 0) == 0;
+                CPPUNIT_ASSERT_MESSAGE(
+                    what,
+                    what.find(sqlite ? "(pid " : "(connected from 127.0.0.1") != std::string::npos);
+                CPPUNIT_ASSERT_MESSAGE(what, what.find('\n') == std::string::npos);
+            }
+            // It waited for the first to go away before giving up.
+            CPPUNIT_ASSERT(std::chrono::steady_clock::now() - before >= wait);
+            auto plain = Store::open(url);
+            CPPUNIT_ASSERT(plain->ping());
+            first.reset();
+            auto next = Store::open(url, std::chrono::milliseconds(0));
+            CPPUNIT_ASSERT(next->ping());
+        });
+    }
+
     void testOpenErrors() {
         auto oneLineStoreError = [](const std::string& url) {
             try {
@@ -492,6 +526,34 @@ public:
         holder.get();
         CPPUNIT_ASSERT_MESSAGE("second transaction waited for the first", finished);
         other.get();
+    }
+
+    // A restart of PostgreSQL ends the owner's session and its lock with it; the owner takes it
+    // back, so a second server is still refused afterwards.
+    void testPostgresOwnershipIsTakenBackAfterARestart() {
+        auto& pg = PostgresFixture::instance();
+        const std::string url = pg.freshDatabase();
+        auto owner = Store::open(url, std::chrono::milliseconds(0));
+        auto held = [&] {
+            auto db = openConnection(url);
+            long long granted = 0;
+            db->session() << "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory'"
+                             " AND classid = 0 AND objid = :key AND granted",
+                soci::use(store::OwnerLock::kAdvisoryKey), soci::into(granted);
+            return granted == 1;
+        };
+        CPPUNIT_ASSERT(held());
+        pg.restart();
+        CPPUNIT_ASSERT(!held());
+        CPPUNIT_ASSERT(waitUntil(held, store::OwnerLock::kCheckInterval * 3));
+        try {
+            Store::open(url, std::chrono::milliseconds(0));
+            CPPUNIT_FAIL("a second exclusive open succeeded after the restart");
+        } catch (const StoreError& e) {
+            const std::string what = e.what();
+            CPPUNIT_ASSERT_MESSAGE(
+                what, what.find("is in use by another taskengine-server") != std::string::npos);
+        }
     }
 
     void testPostgresRestartReconnects() {
