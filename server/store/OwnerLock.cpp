@@ -50,9 +50,16 @@ std::string postgresHolder(soci::session& session) {
 }  // namespace
 
 void OwnerLock::connect() {
-    // Named, so the holder shows in pg_stat_activity as what it is.
-    _session = std::make_unique<soci::session>(*soci::factory_postgresql(),
-                                               _target + " application_name=taskengine-server");
+    // Named, so the holder shows in pg_stat_activity as what it is. Bounded, so a database
+    // host that vanished cannot hold the thread (and the server's stop, which joins it) for
+    // the kernel's TCP timeouts: a connection attempt gives up after 5 s, a statement whose
+    // packets go unanswered after 10 s.
+    _session = std::make_unique<soci::session>(
+        *soci::factory_postgresql(),
+        _target +
+            " application_name=taskengine-server connect_timeout=5 keepalives=1"
+            " keepalives_idle=10 keepalives_interval=5 keepalives_count=3"
+            " tcp_user_timeout=10000");
     // A server whose host is gone holds its lock until this session ends: have PostgreSQL
     // probe the connection after 10 s of silence, every 5 s, 3 times.
     SqlQuery(*_session).run("SET tcp_keepalives_idle = 10");
