@@ -130,6 +130,8 @@ void WorkerRuntime::Impl::run() {
     const auto heartbeat = std::chrono::milliseconds(config.heartbeatMs);
     const auto silence = heartbeat * config.liveness;
     auto lastHeard = Clock::now();
+    // Whether the server has spoken since the last silence: what `systemctl status` shows.
+    bool answered = false;
     auto nextHeartbeat = Clock::now() + heartbeat;
     Clock::time_point graceEnd, handBackEnd;
     bool handedBack = false;
@@ -144,6 +146,10 @@ void WorkerRuntime::Impl::run() {
                                      zmq::recv_flags::dontwait))
                 break;
             lastHeard = Clock::now();
+            if (!answered) {
+                answered = true;
+                systemd::notify("STATUS=worker " + config.name + ", connected to " + config.server);
+            }
             onServerMessage(frames);
         }
         for (int i = 0; i < 10000 && (items[1].revents & ZMQ_POLLIN); ++i) {
@@ -165,6 +171,11 @@ void WorkerRuntime::Impl::run() {
                     std::chrono::duration_cast<std::chrono::milliseconds>(silence).count()));
             sendReady();
             lastHeard = now;
+            if (answered) {
+                answered = false;
+                systemd::notify("STATUS=worker " + config.name + ", no answer from " +
+                                config.server);
+            }
         }
         if (stopRequested && !stopping) {
             beginStop();

@@ -123,6 +123,11 @@ public:
         CPPUNIT_ASSERT_MESSAGE(
             *ready, ready->find("STATUS=worker w1, server " + cluster.dispatchEndpoint()) !=
                         std::string::npos);
+        // Once the server has answered, `systemctl status` says so.
+        auto connected = systemd.receive(std::chrono::seconds(20));
+        CPPUNIT_ASSERT_MESSAGE("no STATUS once connected", connected);
+        CPPUNIT_ASSERT_EQUAL("STATUS=worker w1, connected to " + cluster.dispatchEndpoint(),
+                             *connected);
 
         const std::string out = dir.file("env.txt");
         auto job =
