@@ -172,19 +172,13 @@ int EngineImpl::expireLeases() {
             for (Task& t : tx.expiredLeases(nowMs(), 1000)) {
                 std::string old = t.worker;
                 auto job = tx.findJob(t.jobId);
-                // A paused job's task waits for the resume instead.
-                const bool paused = job && job->state == JobState::Paused;
-                t.state = paused ? TaskState::Waiting : TaskState::Queued;
-                t.worker.clear();
-                t.leaseUntil = 0;
-                tx.updateTask(t);
+                const bool paused = requeue(tx, fx, job ? &*job : nullptr, t);
                 if (job) {
                     log(tx, *job, t.id, Severity::Warn, "controller",
                         "worker " + old + " stopped responding; '" + t.name + "' is " +
                             (paused ? "queued again when the job resumes"
                                     : "handed to another worker"));
                 }
-                fx.tasksReady = fx.tasksReady || !paused;
                 ++n;
             }
         });

@@ -131,6 +131,10 @@ private:
     void onLog(Tx& tx, std::int64_t taskId, Severity severity, const std::string& message);
     void onDone(Tx& tx, Effects& fx, const WorkerEvent& e);
     void onFailed(Tx& tx, Effects& fx, const WorkerEvent& e);
+    // A task that left its worker unfinished (handed back, or its lease ran out) is queued
+    // again, or waits for the resume when its job (if known) is paused. Returns whether it
+    // waits.
+    bool requeue(Tx& tx, Effects& fx, const Job* job, Task& task);
     void onRunning(Tx& tx, Effects& fx, const WorkerEvent& e);
 
     // One caller's write waiting for the group commit (see commitGrouped). Lives on the

@@ -28,6 +28,12 @@ std::string label(const Task& t) {
     return s;
 }
 
+// Where a task that is to run again goes: a paused job starts nothing new, so its tasks wait
+// for the resume.
+TaskState queuedUnlessPaused(const Job* job) {
+    return job && job->state == JobState::Paused ? TaskState::Waiting : TaskState::Queued;
+}
+
 // A result for a task whose STARTED was never recorded: it came in the same batch (and was
 // folded into the result), or the worker sent none.
 bool startNotRecorded(const Task& t) {
@@ -213,15 +219,9 @@ void EngineImpl::onFailed(Tx& tx, Effects& fx, const WorkerEvent& e) {
     if (e.requeue) {
         // Only from the worker that holds it: a task whose lease ran out may be another's now.
         if (task.worker != worker) return;
-        // A paused job starts nothing new: its task waits for the resume.
-        const bool paused = job->state == JobState::Paused;
-        task.state = paused ? TaskState::Waiting : TaskState::Queued;
-        task.worker.clear();
-        task.leaseUntil = 0;
-        tx.updateTask(task);
+        requeue(tx, fx, &*job, task);
         log(tx, *job, taskId, Severity::Warn, "worker",
             label(task) + " handed back by " + worker + ": " + error);
-        fx.tasksReady = fx.tasksReady || !paused;
         return;
     }
     if (startNotRecorded(task)) recordStart(tx, fx, &*job, task, worker);
@@ -238,7 +238,7 @@ void EngineImpl::onFailed(Tx& tx, Effects& fx, const WorkerEvent& e) {
         Task next = task;
         next.id = 0;
         next.attempt = task.attempt + 1;
-        next.state = job->state == JobState::Paused ? TaskState::Waiting : TaskState::Queued;
+        next.state = queuedUnlessPaused(&*job);
         next.worker.clear();
         next.output.clear();
         next.message.clear();
@@ -259,6 +259,16 @@ void EngineImpl::onFailed(Tx& tx, Effects& fx, const WorkerEvent& e) {
     log(tx, *job, taskId, Severity::Error, "worker", label(task) + " failed: " + error);
     callback(tx, fx, *job, &task, "fail", error);
     advance(tx, fx, *job);
+}
+
+bool EngineImpl::requeue(Tx& tx, Effects& fx, const Job* job, Task& task) {
+    task.state = queuedUnlessPaused(job);
+    task.worker.clear();
+    task.leaseUntil = 0;
+    tx.updateTask(task);
+    const bool waits = task.state == TaskState::Waiting;
+    fx.tasksReady = fx.tasksReady || !waits;
+    return waits;
 }
 
 void EngineImpl::onRunning(Tx& tx, Effects& fx, const WorkerEvent& e) {
