@@ -10,6 +10,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <functional>
 #include <thread>
 
 #include "server/store/SqlQuery.h"
@@ -20,6 +21,15 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr std::chrono::milliseconds kRetry{100};
+
+// Runs `attempt` every kRetry until it succeeds or `deadline` passes; returns whether it did.
+bool retryUntil(Clock::time_point deadline, const std::function<bool()>& attempt) {
+    while (!attempt()) {
+        if (Clock::now() >= deadline) return false;
+        std::this_thread::sleep_for(kRetry);
+    }
+    return true;
+}
 
 std::string inUse(const std::string& displayUrl, const std::string& holder) {
     return "database " + displayUrl + " is in use by another taskengine-server" +
@@ -116,10 +126,8 @@ OwnerLock::OwnerLock(Dialect dialect, const std::string& target, const std::stri
     if (dialect == Dialect::Postgres) {
         try {
             connect();
-            while (!tryLock()) {
-                if (Clock::now() >= deadline)
-                    throw StoreError(inUse(displayUrl, postgresHolder(*_session)));
-                std::this_thread::sleep_for(kRetry);
+            if (!retryUntil(deadline, [this] { return tryLock(); })) {
+                throw StoreError(inUse(displayUrl, postgresHolder(*_session)));
             }
         } catch (const StoreError&) {
             throw;
@@ -135,23 +143,21 @@ OwnerLock::OwnerLock(Dialect dialect, const std::string& target, const std::stri
     if (_fd < 0) {
         throw StoreError("cannot open " + lockPath + ": " + std::strerror(errno));
     }
-    for (;;) {
-        if (::flock(_fd, LOCK_EX | LOCK_NB) == 0) {
-            // For the message a second server gives.
-            const std::string holder = "pid " + std::to_string(Poco::Process::id()) + " on " +
-                                       Poco::Environment::nodeName();
-            if (::ftruncate(_fd, 0) == 0) {
-                (void)::pwrite(_fd, holder.data(), holder.size(), 0);
-            }
-            return;
+    const bool taken = retryUntil(deadline, [&] {
+        if (::flock(_fd, LOCK_EX | LOCK_NB) == 0) return true;
+        if (errno == EWOULDBLOCK || errno == EINTR) return false;
+        const std::string error = std::strerror(errno);
+        ::close(_fd);
+        throw StoreError("cannot lock " + lockPath + ": " + error);
+    });
+    if (taken) {
+        // For the message a second server gives.
+        const std::string holder =
+            "pid " + std::to_string(Poco::Process::id()) + " on " + Poco::Environment::nodeName();
+        if (::ftruncate(_fd, 0) == 0) {
+            (void)::pwrite(_fd, holder.data(), holder.size(), 0);
         }
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            const std::string error = std::strerror(errno);
-            ::close(_fd);
-            throw StoreError("cannot lock " + lockPath + ": " + error);
-        }
-        if (Clock::now() >= deadline) break;
-        std::this_thread::sleep_for(kRetry);
+        return;
     }
     char holder[256] = {};
     const ssize_t n = ::pread(_fd, holder, sizeof(holder) - 1, 0);
