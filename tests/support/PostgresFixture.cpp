@@ -2,7 +2,6 @@
 
 #include <Poco/File.h>
 #include <fcntl.h>
-#include <glob.h>
 #include <pwd.h>
 #include <spawn.h>
 #include <sys/stat.h>
@@ -28,15 +27,10 @@ namespace {
 
 // The newest installed PostgreSQL's bin folder, e.g. /usr/lib/postgresql/15/bin.
 std::string findBinDir() {
-    glob_t found{};
     std::vector<std::string> dirs;
-    if (::glob("/usr/lib/postgresql/*/bin/initdb", 0, nullptr, &found) == 0) {
-        for (size_t i = 0; i < found.gl_pathc; ++i) {
-            std::string path = found.gl_pathv[i];
-            dirs.push_back(path.substr(0, path.size() - std::string("/initdb").size()));
-        }
+    for (const std::string& path : globPaths("/usr/lib/postgresql/*/bin/initdb")) {
+        dirs.push_back(path.substr(0, path.size() - std::string("/initdb").size()));
     }
-    ::globfree(&found);
     if (dirs.empty()) {
         throw std::runtime_error(
             "PostgresFixture: no /usr/lib/postgresql/*/bin/initdb; install the postgresql "
@@ -150,14 +144,8 @@ struct PostgresFixture::Impl {
 };
 
 int PostgresFixture::reapAbandonedClusters(const std::string& root) {
-    glob_t found{};
-    std::vector<std::string> owners;
-    if (::glob((root + "/taskengine-pg-*/owner.pid").c_str(), 0, nullptr, &found) == 0) {
-        for (size_t i = 0; i < found.gl_pathc; ++i) owners.push_back(found.gl_pathv[i]);
-    }
-    ::globfree(&found);
     int reaped = 0;
-    for (const std::string& ownerFile : owners) {
+    for (const std::string& ownerFile : globPaths(root + "/taskengine-pg-*/owner.pid")) {
         const std::string dir =
             ownerFile.substr(0, ownerFile.size() - std::string("/owner.pid").size());
         pid_t owner = 0;

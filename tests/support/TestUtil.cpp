@@ -6,6 +6,7 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Path.h>
 #include <Poco/TemporaryFile.h>
+#include <glob.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -88,6 +89,16 @@ bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds time
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
     return pred();
+}
+
+std::vector<std::string> globPaths(const std::string& pattern) {
+    std::vector<std::string> paths;
+    glob_t found{};
+    if (::glob(pattern.c_str(), 0, nullptr, &found) == 0) {
+        for (size_t i = 0; i < found.gl_pathc; ++i) paths.push_back(found.gl_pathv[i]);
+    }
+    ::globfree(&found);
+    return paths;
 }
 
 void writeFile(const std::string& path, const std::string& text) {

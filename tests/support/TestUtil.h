@@ -28,6 +28,9 @@ int freePort();
 // Polls pred every 10 ms until it is true or the timeout passes; returns pred's last value.
 bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
 
+// The paths matching a shell pattern (glob(3)), sorted; none when nothing matches.
+std::vector<std::string> globPaths(const std::string& pattern);
+
 void writeFile(const std::string& path, const std::string& text);
 std::string readFile(const std::string& path);
 

@@ -7,7 +7,6 @@
 #include <Poco/PipeStream.h>
 #include <Poco/Process.h>
 #include <cppunit/extensions/HelperMacros.h>
-#include <glob.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -31,16 +30,6 @@ bool accepts(int port) {
     } catch (const Poco::Exception&) {
         return false;
     }
-}
-
-std::vector<std::string> clusterFolders(const std::string& root) {
-    std::vector<std::string> dirs;
-    glob_t found{};
-    if (::glob((root + "/taskengine-pg-*").c_str(), 0, nullptr, &found) == 0) {
-        for (size_t i = 0; i < found.gl_pathc; ++i) dirs.push_back(found.gl_pathv[i]);
-    }
-    ::globfree(&found);
-    return dirs;
 }
 
 }  // namespace
@@ -79,7 +68,7 @@ public:
         std::string port;
         std::getline(lines, port);
         CPPUNIT_ASSERT_MESSAGE("the child printed no port", !port.empty());
-        auto folders = clusterFolders(root.path());
+        auto folders = globPaths(root.path() + "/taskengine-pg-*");
         CPPUNIT_ASSERT_EQUAL(size_t(1), folders.size());
         CPPUNIT_ASSERT(accepts(std::stoi(port)));
 
