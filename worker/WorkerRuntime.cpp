@@ -122,9 +122,13 @@ void WorkerRuntime::Impl::run() {
     pool->start(config.slots);
     log.information("worker %s connecting to %s, queues served: %d, slots: %d", config.name,
                     config.server, static_cast<int>(config.queues.size()), config.slots);
+    // What `systemctl status` shows: this worker and how it stands with its server.
+    auto status = [&](const std::string& relation) {
+        return "STATUS=worker " + config.name + ", " + relation + " " + config.server;
+    };
     // Ready once set up, not once the server answers: a worker waits for its server as long
     // as it takes, and `systemctl start` must not wait with it.
-    systemd::notify("READY=1\nSTATUS=worker " + config.name + ", server " + config.server);
+    systemd::notify("READY=1\n" + status("server"));
 
     sendReady();
     const auto heartbeat = std::chrono::milliseconds(config.heartbeatMs);
@@ -148,7 +152,7 @@ void WorkerRuntime::Impl::run() {
             lastHeard = Clock::now();
             if (!answered) {
                 answered = true;
-                systemd::notify("STATUS=worker " + config.name + ", connected to " + config.server);
+                systemd::notify(status("connected to"));
             }
             onServerMessage(frames);
         }
@@ -173,8 +177,7 @@ void WorkerRuntime::Impl::run() {
             lastHeard = now;
             if (answered) {
                 answered = false;
-                systemd::notify("STATUS=worker " + config.name + ", no answer from " +
-                                config.server);
+                systemd::notify(status("no answer from"));
             }
         }
         if (stopRequested && !stopping) {
