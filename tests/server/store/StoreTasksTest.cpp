@@ -1,5 +1,4 @@
 // Conformance: tasks (rows, claims, leases, targeted copies, counts).
-#include <soci/postgresql/soci-postgresql.h>
 #include <soci/sqlite3/soci-sqlite3.h>
 
 #include <atomic>
@@ -493,7 +492,8 @@ public:
     void testRowsCommittedHereAreNotReadAgain() {
         const std::string url = PostgresFixture::instance().freshDatabase();
         auto store = Store::open(url);
-        soci::session behind(*soci::factory_postgresql(), url.substr(url.find("://") + 3));
+        auto behindDb = openConnection(url);
+        soci::session& behind = behindDb->session();
         auto change = [&](const std::string& sql) { store::SqlQuery(behind).run(sql); };
         Job job = makeJob("c");
         job.state = JobState::Started;
@@ -570,7 +570,8 @@ public:
         std::vector<Task> claimed;
         store->transact([&](Tx& tx) { claimed = tx.claimTasks({"work"}, "w1", 2, nowMs(), 100); });
         CPPUNIT_ASSERT_EQUAL(size_t(2), claimed.size());
-        soci::session other(*soci::factory_postgresql(), url.substr(url.find("://") + 3));
+        auto otherDb = openConnection(url);
+        soci::session& other = otherDb->session();
         store::SqlQuery(other).run("BEGIN");
         store::SqlQuery(other)
             .bind(claimed[0].id)
@@ -600,7 +601,8 @@ public:
         store->read([&](Tx& tx) { rows = tx.listTasks(jobId); });
         CPPUNIT_ASSERT_EQUAL(size_t(2), rows.size());
         const std::string a = std::to_string(rows[0].id), b = std::to_string(rows[1].id);
-        soci::session other(*soci::factory_postgresql(), url.substr(url.find("://") + 3));
+        auto otherDb = openConnection(url);
+        soci::session& other = otherDb->session();
         store::SqlQuery(other).run("BEGIN");
         store::SqlQuery(other).run("UPDATE tasks SET message = 'other' WHERE id = " + b);
         std::promise<void> holdsA;
@@ -636,7 +638,8 @@ public:
     void testFanOutStageAnswersFromMemory() {
         const std::string url = PostgresFixture::instance().freshDatabase();
         auto store = Store::open(url);
-        soci::session behind(*soci::factory_postgresql(), url.substr(url.find("://") + 3));
+        auto behindDb = openConnection(url);
+        soci::session& behind = behindDb->session();
         auto change = [&](const std::string& sql) { store::SqlQuery(behind).run(sql); };
         const std::vector<TaskState> open = {TaskState::Waiting, TaskState::Queued,
                                              TaskState::Assigned, TaskState::Running};
