@@ -43,6 +43,9 @@ void Server::start() {
     s.store = Store::open(s.config.database, kOwnerWait);
     s.engine = std::make_unique<EngineImpl>(*s.store, workflows, s.config);
     s.engine->initialize();
+    // GET /health's counts are kept from here on. Nothing else writes yet, so this first
+    // count can vouch for the database (at a million jobs it reads for 30-40 ms).
+    s.store->stateCounts();
     s.dispatcher = std::make_unique<Dispatcher>(s.config.dispatch, *s.store, *s.engine);
     s.callbacks = std::make_unique<CallbackSender>(*s.store, s.config);
     s.scheduler = std::make_unique<Scheduler>(*s.store);

@@ -357,15 +357,16 @@ HealthReport EngineImpl::health() {
     r.databaseBackend = _store.backend();
     r.databaseOk = _store.ping();
     if (r.databaseOk) {
-        _store.read([&](Tx& tx) {
-            r.jobs = tx.countJobsByState();
-            r.failedJobs = tx.countFailedJobs();
-            r.tasks = tx.taskTotals();
-            for (const auto& [queue, counts] : tx.taskCountsByQueue()) {
-                r.queues[queue].pending = counts.pending;
-                r.queues[queue].working = counts.working;
-            }
-        });
+        const StateCounts counts = _store.stateCounts();
+        for (int s = 0; s < StateCounts::kJobStates; ++s) {
+            r.jobs[static_cast<JobState>(s)] = counts.jobs[s];
+        }
+        r.failedJobs = counts.failedJobs;
+        r.tasks = counts.totals();
+        for (const auto& [queue, open] : counts.queues) {
+            r.queues[queue].pending = open.pending;
+            r.queues[queue].working = open.working;
+        }
     }
     if (_hooks.liveWorkers) {
         for (const auto& w : _hooks.liveWorkers()) {

@@ -444,6 +444,17 @@ void SociStore::read(const std::function<void(Tx&)>& fn) {
     inTransaction(_readers, fn);
 }
 
+StateCounts SociStore::stateCounts() {
+    Kept<StateCounts>& kept = _counts.states;
+    if (auto counts = kept.value()) return *counts;
+    const auto ticket = kept.beforeRead();
+    StateCounts counts;
+    read([&](Tx& tx) { counts = tx.countStates(); });
+    const StateCounts none;
+    kept.committed(none, kept.committing(none), counts, ticket);
+    return counts;
+}
+
 void SociStore::takeOwnership(std::chrono::milliseconds wait) {
     _owner = std::make_unique<OwnerLock>(
         _dialect, _dialect == Dialect::Sqlite ? sqlitePath(_connect) : _connect, _displayUrl, wait);

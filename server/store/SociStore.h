@@ -50,6 +50,10 @@ public:
     void transact(const std::function<void(Tx&)>& fn) override;
     void transactOneWrite(const std::function<void(Tx&)>& fn) override;
     void read(const std::function<void(Tx&)>& fn) override;
+    // Kept (KeptCounts::states) once one read of them could vouch for the last commit: the
+    // server's first, at its start, before anything else writes. A transaction whose change
+    // is not known drops them, and the next call reads them again.
+    StateCounts stateCounts() override;
     std::string backend() const override;
     bool ping() override;
     int schemaVersion() override;

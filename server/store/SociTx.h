@@ -36,17 +36,19 @@ private:
     std::deque<std::int64_t> _free[2];
 };
 
-// The count of jobs in one state as last committed, kept across transactions: admission asks
-// in every batch how many jobs are started and which are queued, and each answer walks an
-// index (dead entries too, on PostgreSQL, until a vacuum). Each transaction adds its change
-// at COMMIT. A count read from the database is kept only when no transaction that changes
-// the count was committing from just before the read until this transaction's own COMMIT
-// was done: such a commit may or may not be in what was read. With one writer (SQLite) that
-// never happens; on PostgreSQL several writer connections may commit at once. Thread-safe.
-class KeptCount {
+// A count as last committed, kept across transactions: admission asks in every batch how
+// many jobs are started and which are queued, and each answer walks an index (dead entries
+// too, on PostgreSQL, until a vacuum); GET /health counts every job and task. Each
+// transaction adds its change at COMMIT. A count read from the database is kept only when no
+// transaction that changes the count was committing from just before the read until this
+// transaction's own COMMIT was done: such a commit may or may not be in what was read. With
+// one writer (SQLite) that never happens; on PostgreSQL several writer connections may commit
+// at once. V is std::int64_t or StateCounts (all of /health's counts at once). Thread-safe.
+template <class V>
+class Kept {
 public:
     // The count, when known.
-    std::optional<std::int64_t> value() const;
+    std::optional<V> value() const;
     // Before a transaction reads the count from the database.
     struct Ticket {
         std::uint64_t generation = 0;
@@ -55,24 +57,32 @@ public:
     Ticket beforeRead() const;
     // Around the COMMIT of a transaction whose change to the count is `change` (nullopt:
     // unknown), which read `read` (the count before its own change) with `ticket`, if it
-    // read one. committing returns what committed takes.
-    std::uint64_t committing(const std::optional<std::int64_t>& change);
-    void committed(const std::optional<std::int64_t>& change, std::uint64_t mine,
-                   const std::optional<std::int64_t>& read, const Ticket& ticket);
+    // read one. committing returns what committed takes. A transaction that only read the
+    // count passes a change of zero. A write that commits as it runs (Connection::
+    // oneWriteOnly) calls committing before it, with nullopt, and committed with its change.
+    struct Commit {
+        std::uint64_t generation = 0;
+        bool counted = false;  // a commit other reads must not miss
+    };
+    Commit committing(const std::optional<V>& change);
+    void committed(const std::optional<V>& change, const Commit& mine, const std::optional<V>& read,
+                   const Ticket& ticket);
     // COMMIT failed without saying whether it happened.
-    void commitLost(const std::optional<std::int64_t>& change);
+    void commitLost(const Commit& mine);
 
 private:
     mutable std::mutex _mutex;
-    std::optional<std::int64_t> _value;
+    std::optional<V> _value;
     std::uint64_t _generation = 0;  // commits that change the count, begun so far
     int _committing = 0;            // of those, not done yet
 };
+using KeptCount = Kept<std::int64_t>;
 
 // The kept counts a writer's transactions follow.
 struct KeptCounts {
     KeptCount started;
     KeptCount queued;
+    Kept<StateCounts> states;
 };
 
 // The Tx of SociStore: every method is one or two SQL statements on the session whose
@@ -101,6 +111,7 @@ public:
           _dialect(db.dialect()),
           _started(counts ? &counts->started : nullptr),
           _queued(counts ? &counts->queued : nullptr),
+          _states(counts ? &counts->states : nullptr),
           _ids(ids),
           _cache(cache) {}
     // Without committed(), the rows it marked stay out of the cache.
@@ -134,6 +145,7 @@ public:
     std::vector<Task> undeliveredTargeted(TimeMs before, int limit) override;
     std::map<std::string, QueueCounts> taskCountsByQueue() override;
     TaskTotals taskTotals() override;
+    StateCounts countStates() override;
 
     void appendLog(LogEntry& entry) override;
     std::vector<LogEntry> listLogs(std::int64_t jobId, int limit) override;
@@ -173,6 +185,7 @@ public:
     static constexpr size_t kInsertChunk = 16;
 
 private:
+    std::array<std::int64_t, StateCounts::kTaskStates> countTasksByState();
     // The UPDATE of a job (only what differs from `before`, all columns without it) or a
     // task, with its values bound to query.
     std::string jobUpdate(const Job& job, const Job* before, SqlQuery& query);
@@ -253,12 +266,25 @@ private:
         std::int64_t change = 0;
         std::optional<std::int64_t> before;
         KeptCount::Ticket ticket;
-        std::uint64_t commit = 0;
+        KeptCount::Commit commit;
     };
     CountInTx _started;
     CountInTx _queued;
     std::optional<std::int64_t> changeIfKnown(const CountInTx& count) const;
     bool _changesKnown = true;
+    // GET /health's counts (KeptCounts::states): this transaction's change, known while every
+    // job and task it wrote was seen first, as for the counts above. On PostgreSQL a task seen
+    // queued may have been claimed since on a claims connection, and a write over it would
+    // count it out of the wrong state: its change is not known either.
+    Kept<StateCounts>* _states;
+    StateCounts _stateChange;
+    bool _tasksKnown = true;
+    Kept<StateCounts>::Commit _statesCommit;
+    bool _statesCommitting = false;  // committing() was called for them already
+    std::optional<StateCounts> stateChangeIfKnown() const;
+    // Before a write that commits as it runs (oneWriteOnly): a read of the counts that sees
+    // it must not be kept, and this transaction's change is added at its committed().
+    void commitsNow();
     // Some job row of this transaction was written: the database's rows are no longer the
     // last commit's.
     bool _jobsWritten = false;

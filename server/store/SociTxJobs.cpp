@@ -83,6 +83,7 @@ std::int64_t countOf(Connection& db, const std::string& sql, const std::vector<l
 std::int64_t SociTx::insertJob(Job& job) {
     _started.change += job.state == JobState::Started;
     _queued.change += job.state == JobState::Queued;
+    _stateChange.addJob(job, +1);
     const TimeMs now = nowMs();
     if (job.createdAt == 0) job.createdAt = now;
     if (job.updatedAt == 0) job.updatedAt = now;
@@ -239,6 +240,8 @@ void SociTx::updateJob(Job& job) {
     }
     _started.change += (job.state == JobState::Started) - (seen->second.state == JobState::Started);
     _queued.change += (job.state == JobState::Queued) - (seen->second.state == JobState::Queued);
+    _stateChange.addJob(seen->second, -1);
+    _stateChange.addJob(job, +1);
     // Written by writeChanges, with the other jobs' changes; a later change of this job in the
     // same transaction joins the same UPDATE (or its INSERT, not sent yet either). The row as
     // stored is kept to name what changed.
@@ -418,10 +421,20 @@ void SociTx::committing() {
     for (CountInTx* count : {&_started, &_queued}) {
         if (count->kept) count->commit = count->kept->committing(changeIfKnown(*count));
     }
+    if (_states && !_statesCommitting) _statesCommit = _states->committing(stateChangeIfKnown());
+    _statesCommitting = true;
+}
+
+void SociTx::commitsNow() {
+    if (!_states || _statesCommitting || !_db.commitsEachWrite()) return;
+    _statesCommit = _states->committing(std::nullopt);
+    _statesCommitting = true;
 }
 
 SociTx::~SociTx() {
     if (_cache) _cache->abandoned(_marks);  // does nothing after committed()
+    // A write that committed as it ran, then a throw: whether it happened is not known.
+    if (_states && _statesCommitting) _states->commitLost(_statesCommit);
 }
 
 void SociTx::committed() {
@@ -431,41 +444,57 @@ void SociTx::committed() {
         count->kept->committed(changeIfKnown(*count), count->commit,
                                _changesKnown ? count->before : std::nullopt, count->ticket);
     }
+    if (_states) _states->committed(stateChangeIfKnown(), _statesCommit, std::nullopt, {});
+    _statesCommitting = false;
 }
 
 void SociTx::commitLost() {
     if (_cache) _cache->abandoned(_marks);
     for (CountInTx* count : {&_started, &_queued}) {
-        if (count->kept) count->kept->commitLost(changeIfKnown(*count));
+        if (count->kept) count->kept->commitLost(count->commit);
     }
+    if (_states) _states->commitLost(_statesCommit);
+    _statesCommitting = false;
 }
 
 std::optional<std::int64_t> SociTx::changeIfKnown(const CountInTx& count) const {
     return _changesKnown ? std::optional<std::int64_t>(count.change) : std::nullopt;
 }
 
-std::optional<std::int64_t> KeptCount::value() const {
+std::optional<StateCounts> SociTx::stateChangeIfKnown() const {
+    return _changesKnown && _tasksKnown ? std::optional<StateCounts>(_stateChange) : std::nullopt;
+}
+
+namespace {
+bool isZero(std::int64_t change) { return change == 0; }
+bool isZero(const StateCounts& change) { return change.isZero(); }
+}  // namespace
+
+template <class V>
+std::optional<V> Kept<V>::value() const {
     std::lock_guard<std::mutex> lock(_mutex);
     return _value;
 }
 
-KeptCount::Ticket KeptCount::beforeRead() const {
+template <class V>
+typename Kept<V>::Ticket Kept<V>::beforeRead() const {
     std::lock_guard<std::mutex> lock(_mutex);
     return {_generation, _committing == 0};
 }
 
-std::uint64_t KeptCount::committing(const std::optional<std::int64_t>& change) {
+template <class V>
+typename Kept<V>::Commit Kept<V>::committing(const std::optional<V>& change) {
     std::lock_guard<std::mutex> lock(_mutex);
-    if (change && *change == 0) return _generation;  // changes nothing: never in the way
+    if (change && isZero(*change)) return {_generation, false};  // never in the way
     ++_committing;
-    return ++_generation;
+    return {++_generation, true};
 }
 
-void KeptCount::committed(const std::optional<std::int64_t>& change, std::uint64_t mine,
-                          const std::optional<std::int64_t>& read, const Ticket& ticket) {
+template <class V>
+void Kept<V>::committed(const std::optional<V>& change, const Commit& mine,
+                        const std::optional<V>& read, const Ticket& ticket) {
     std::lock_guard<std::mutex> lock(_mutex);
-    const bool changes = !change || *change != 0;
-    if (changes) --_committing;
+    if (mine.counted) --_committing;
     if (!change) {
         _value.reset();  // counted again when next asked
     } else if (_value) {
@@ -473,15 +502,22 @@ void KeptCount::committed(const std::optional<std::int64_t>& change, std::uint64
     } else if (read && ticket.clean) {
         // Nobody else began a commit that changes the count between the read and now: the
         // read saw every such commit, and missed none that came after it.
-        const std::uint64_t expected = ticket.generation + (changes ? 1 : 0);
-        if (mine == expected && _generation == expected) _value = *read + *change;
+        const std::uint64_t expected = ticket.generation + (mine.counted ? 1 : 0);
+        if (mine.generation == expected && _generation == expected) {
+            _value = *read;
+            *_value += *change;
+        }
     }
 }
 
-void KeptCount::commitLost(const std::optional<std::int64_t>& change) {
+template <class V>
+void Kept<V>::commitLost(const Commit& mine) {
     std::lock_guard<std::mutex> lock(_mutex);
-    if (!change || *change != 0) --_committing;
+    if (mine.counted) --_committing;
     _value.reset();
 }
+
+template class Kept<std::int64_t>;
+template class Kept<StateCounts>;
 
 }  // namespace te::store

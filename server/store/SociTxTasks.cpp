@@ -104,6 +104,7 @@ std::int64_t SociTx::insertTask(Task& task) {
         return insertSql("tasks", kTaskColumnsButId, 1);
     });
     _tasksSeen[task.id] = task;
+    _stateChange.addTask(task, +1);
     auto whole = _wholeJobs.find(task.jobId);
     if (whole != _wholeJobs.end()) {
         // In id order, as a query would give them: ids from IdBlocks need not grow in the
@@ -335,6 +336,12 @@ void SociTx::updateTask(const Task& task) {
         // the UPDATE does not write.
         const std::int64_t jobId = seen->second.jobId;
         const TimeMs createdAt = seen->second.createdAt;
+        if (_dialect == Dialect::Postgres && seen->second.state == TaskState::Queued &&
+            !_tasksNew.count(task.id)) {
+            _tasksKnown = false;  // it may have been claimed since it was read
+        }
+        _stateChange.addTask(seen->second, -1);
+        _stateChange.addTask(task, +1);
         seen->second = task;
         seen->second.jobId = jobId;
         seen->second.createdAt = createdAt;
@@ -342,6 +349,7 @@ void SociTx::updateTask(const Task& task) {
         return;
     }
     _stageAbsent.clear();  // written now, not among the changes anyStageTask scans
+    _tasksKnown = false;   // its old state is not known
     if (_cache) {
         _cache->markTask(_marks, task.id);
         _marks.blindTasks.insert(task.id);  // the caller's copy may not be the whole row
@@ -439,6 +447,7 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
         " ORDER BY priority, id LIMIT :limit" +
         lock + ") RETURNING " + kTaskColumns;
     if (_cache) _cache->claimBegins(_marks);
+    commitsNow();
     auto tasks = selectTasks(_db, sql, [&](SqlQuery& q) {
         q.bind(asInt(TaskState::Assigned)).bind(worker).bind(leaseUntil);
         for (const auto& queue : queues) q.bind(queue);
@@ -449,6 +458,10 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
         return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
     });
     for (const Task& task : tasks) {
+        Task before = task;
+        before.state = TaskState::Queued;  // what the claim picked
+        _stateChange.addTask(before, -1);
+        _stateChange.addTask(task, +1);
         _tasksSeen[task.id] = task;
         _marks.claimed.insert(task.id);
     }
@@ -642,37 +655,36 @@ std::map<std::string, QueueCounts> SociTx::taskCountsByQueue() {
     return counts;
 }
 
-TaskTotals SociTx::taskTotals() {
+std::array<std::int64_t, StateCounts::kTaskStates> SociTx::countTasksByState() {
     writeChanges();
-    TaskTotals totals;
+    std::array<std::int64_t, StateCounts::kTaskStates> counts{};
     SqlQuery query(_db);
     int state = 0;
     long long count = 0;
     query.into(state).into(count);
     if (query.run("SELECT state, COUNT(*) FROM tasks GROUP BY state")) {
         do {
-            switch (static_cast<TaskState>(state)) {
-                case TaskState::Failed:
-                    totals.failed += count;
-                    totals.processed += count;
-                    break;
-                case TaskState::Queued:
-                case TaskState::Assigned:
-                case TaskState::Running:
-                    totals.pending += count;
-                    break;
-                case TaskState::Completed:
-                case TaskState::Retried:
-                case TaskState::Incomplete:
-                    totals.processed += count;
-                    break;
-                case TaskState::Waiting:
-                case TaskState::Cancelled:
-                    break;
-            }
+            if (state >= 0 && state < StateCounts::kTaskStates) counts[state] = count;
         } while (query.next());
     }
-    return totals;
+    return counts;
+}
+
+TaskTotals SociTx::taskTotals() {
+    StateCounts counts;
+    counts.tasks = countTasksByState();
+    return counts.totals();
+}
+
+StateCounts SociTx::countStates() {
+    StateCounts counts;
+    for (const auto& [state, count] : countJobsByState()) {
+        counts.jobs[static_cast<int>(state)] = count;
+    }
+    counts.failedJobs = countFailedJobs();
+    counts.tasks = countTasksByState();
+    counts.queues = taskCountsByQueue();
+    return counts;
 }
 
 }  // namespace te::store

@@ -46,6 +46,8 @@ public:
     // True while no transaction is open (BEGIN not sent yet, or never to be): there is
     // nothing to commit or roll back.
     bool noTransaction() const { return _begin != Begin::ByCaller; }
+    // True when each write commits as it runs (oneWriteOnly).
+    bool commitsEachWrite() const { return _begin == Begin::Never; }
     // The transaction is over: BEGIN is the caller's again.
     void endTransaction() { _begin = Begin::ByCaller; }
     size_t preparedCount() const { return _prepared.size(); }

@@ -5,6 +5,7 @@
 
 #include <thread>
 
+#include "server/store/Store.h"
 #include "shared/util/Json.h"
 #include "tests/integration/Cluster.h"
 
@@ -23,6 +24,33 @@ int countTasks(Cluster& c, std::int64_t id, const std::string& name,
         if (str(t, "name") == name && (state.empty() || str(t, "state") == state)) ++n;
     }
     return n;
+}
+
+// GET /health's counts, kept by the server since its start, must end as the tables say
+// (they may differ for a moment while a commit lands, never for good).
+void expectCountsAsStored(Cluster& c) {
+    Store& store = c.server().store();
+    auto text = [](const StateCounts& s) {
+        std::string out;
+        for (std::int64_t n : s.jobs) out += std::to_string(n) + " ";
+        out += "failed " + std::to_string(s.failedJobs) + ";";
+        for (std::int64_t n : s.tasks) out += " " + std::to_string(n);
+        for (const auto& [queue, open] : s.queues) {
+            out += "; " + queue + " " + std::to_string(open.pending) + "/" +
+                   std::to_string(open.working);
+        }
+        return out;
+    };
+    std::string kept, stored;
+    const bool same = waitUntil(
+        [&] {
+            kept = text(store.stateCounts());
+            store.read([&](Tx& tx) { stored = text(tx.countStates()); });
+            return kept == stored;
+        },
+        5s);
+    CPPUNIT_ASSERT_EQUAL_MESSAGE("counts kept, then as stored", stored, kept);
+    CPPUNIT_ASSERT(same);
 }
 
 void startOneWorker(Cluster& c, int slots = 4) {
@@ -77,6 +105,7 @@ public:
             if (t.name == "output") lastFanOutEnd = std::max(lastFanOutEnd, t.finishedAt);
         }
         CPPUNIT_ASSERT(fanInStart >= lastFanOutEnd);
+        expectCountsAsStored(c);
     }
 
     void testFailedStageStopsTheJob() {
@@ -88,6 +117,7 @@ public:
         CPPUNIT_ASSERT(job->getValue<bool>("failed"));
         CPPUNIT_ASSERT_EQUAL(0, countTasks(c, id, "noop"));
         CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "fail", "failed"));
+        expectCountsAsStored(c);
     }
 
     void testFailedStageCanLetTheJobGoOn() {
@@ -99,6 +129,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "fail", "failed"));
         CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "echo", "completed"));
         CPPUNIT_ASSERT(c.logText(id).find("1 failed task(s)") != std::string::npos);
+        expectCountsAsStored(c);
     }
 
     // Past 32 tasks the store no longer reads a job's tasks whole; on PostgreSQL the stage's
@@ -119,6 +150,7 @@ public:
         CPPUNIT_ASSERT_EQUAL(1, countTasks(c, goesOn, "fail-item", "failed"));
         CPPUNIT_ASSERT_EQUAL(1, countTasks(c, goesOn, "noop", "completed"));
         CPPUNIT_ASSERT(c.logText(goesOn).find("1 failed task(s)") != std::string::npos);
+        expectCountsAsStored(c);
     }
 
     void testRetriesWithDelay() {
@@ -144,6 +176,7 @@ public:
         std::string log = c.logText(id);
         CPPUNIT_ASSERT(log.find("retry 1 of 3") != std::string::npos);
         CPPUNIT_ASSERT(log.find("retry 2 of 3") != std::string::npos);
+        expectCountsAsStored(c);
     }
 
     void testPauseAndResume() {
@@ -166,6 +199,7 @@ public:
         CPPUNIT_ASSERT(!job->getValue<bool>("failed"));
         CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "hold"));  // resumed where it stopped
         CPPUNIT_ASSERT_EQUAL(1, countTasks(c, id, "noop", "completed"));
+        expectCountsAsStored(c);
     }
 
     void testBreak() {
@@ -189,6 +223,7 @@ public:
         // A broken job cannot be paused or resumed.
         r = c.request("PUT", "/jobs/" + std::to_string(id), "{\"queue_state\": \"queued\"}");
         CPPUNIT_ASSERT_EQUAL(400, r.status);
+        expectCountsAsStored(c);
     }
 
     void testRerun() {
@@ -206,6 +241,7 @@ public:
         auto params = job->getObject("parameters");
         CPPUNIT_ASSERT_EQUAL(std::string("once more"), params->getValue<std::string>("message"));
         CPPUNIT_ASSERT(c.logText(again).find("once more") != std::string::npos);
+        expectCountsAsStored(c);
     }
 };
 

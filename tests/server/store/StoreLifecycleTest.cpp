@@ -598,8 +598,12 @@ public:
     void testPostgresLostCommitThatHappenedIsNotRunAgain() {
         TcpRelay relay(PostgresFixture::instance().port());
         auto store = Store::open(throughRelay(relay));
+        store->stateCounts();  // kept from here on, as a server keeps them
         CPPUNIT_ASSERT_EQUAL(1, runsOfOneJobCut(relay, *store, TcpRelay::Cut::AfterCommit));
         CPPUNIT_ASSERT_EQUAL(std::int64_t(1), countJobs(*store));
+        // The commit's change was not known to have happened: the counts are read again.
+        CPPUNIT_ASSERT_EQUAL(std::int64_t(1),
+                             store->stateCounts().jobs[static_cast<int>(JobState::Queued)]);
         addJob(*store, makeJob("next"));  // the store goes on as before
         CPPUNIT_ASSERT_EQUAL(std::int64_t(2), countJobs(*store));
     }
