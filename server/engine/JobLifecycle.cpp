@@ -239,7 +239,11 @@ void EngineImpl::finishJob(Tx& tx, Effects& fx, Job& job, bool failed, const std
 void EngineImpl::stopTasks(Tx& tx, Effects& fx, Job& job, const std::string& why) {
     for (Task& t : tx.tasksInStates(job.id, {TaskState::Waiting, TaskState::Queued,
                                              TaskState::Assigned, TaskState::Running})) {
-        if (t.state == TaskState::Assigned || t.state == TaskState::Running) {
+        // A queued one too: a claim on PostgreSQL commits beside this transaction and may
+        // have taken it since it was read, to run it after all. The dispatcher stops it
+        // wherever it is (a claim on its way, a reserve, a worker) and ignores it elsewhere.
+        if (t.state == TaskState::Assigned || t.state == TaskState::Running ||
+            t.state == TaskState::Queued) {
             fx.cancel.push_back(t.id);
         }
         t.state = TaskState::Cancelled;
@@ -314,6 +318,9 @@ std::string EngineImpl::updateJob(const std::string& client, std::int64_t id, co
                                 fx.recall.push_back(t.id);
                                 continue;
                             }
+                            // Recalled too: a claim may have taken it since it was read
+                            // (see stopTasks).
+                            fx.recall.push_back(t.id);
                             t.state = TaskState::Waiting;
                             tx.updateTask(t);
                         }

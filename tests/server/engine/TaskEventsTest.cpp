@@ -107,6 +107,7 @@ class TaskEventsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testLateDoneIsIgnored);
     CPPUNIT_TEST(testPausedJobsTaskComingBackWaits);
     CPPUNIT_TEST(testConcurrentWritesFailAlone);
+    CPPUNIT_TEST(testBreakAndPauseReachQueuedTasksInTheDispatcher);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -199,6 +200,41 @@ public:
             resume.queueState = JobState::Queued;
             rig.engine->updateJob("c", job, resume);
             CPPUNIT_ASSERT(stateOf(task) == TaskState::Queued);
+        });
+    }
+
+    // A claim may take a queued task between the engine's read of a job's tasks and its
+    // write (PostgreSQL's claims commit on connections of their own). So breaking a job has
+    // the dispatcher stop its queued tasks as well as those it sent, and pausing one has it
+    // give back its queued tasks as well as those in a reserve.
+    void testBreakAndPauseReachQueuedTasksInTheDispatcher() {
+        forEachBackend([](const std::string& url) {
+            Rig rig(url);
+            std::vector<std::int64_t> cancelled, recalled;
+            EngineImpl::Hooks hooks;
+            hooks.cancelTask = [&](std::int64_t id) { cancelled.push_back(id); };
+            hooks.recallTask = [&](std::int64_t id) { recalled.push_back(id); };
+            rig.engine->setHooks(hooks);
+            auto queuedTask = [&](std::int64_t job) {
+                std::vector<Task> tasks;
+                rig.store->transact([&](Tx& tx) { tasks = tx.listTasks(job); });
+                CPPUNIT_ASSERT_EQUAL(size_t(1), tasks.size());
+                CPPUNIT_ASSERT(tasks[0].state == TaskState::Queued);
+                return tasks[0].id;
+            };
+            const std::int64_t paused = rig.engine->submit(Rig::submission());
+            const std::int64_t pausedTask = queuedTask(paused);
+            JobUpdate pause;
+            pause.queueState = JobState::Paused;
+            rig.engine->updateJob("c", paused, pause);
+            CPPUNIT_ASSERT(std::vector<std::int64_t>({pausedTask}) == recalled);
+
+            const std::int64_t broken = rig.engine->submit(Rig::submission());
+            const std::int64_t brokenTask = queuedTask(broken);
+            JobUpdate breakIt;
+            breakIt.queueState = JobState::Broken;
+            rig.engine->updateJob("c", broken, breakIt);
+            CPPUNIT_ASSERT(std::vector<std::int64_t>({brokenTask}) == cancelled);
         });
     }
 
