@@ -203,6 +203,9 @@ int EngineImpl::expireEndpointWaits() {
                             std::to_string(wait) + " s";
                 t.finishedAt = nowMs();
                 tx.updateTask(t);
+                // Its worker may have claimed it since it was read, as it came back at the
+                // last moment (see stopTasks): stopped there, not run for nothing.
+                fx.cancel.push_back(t.id);
                 auto job = tx.findJob(t.jobId);
                 if (!job) continue;
                 log(tx, *job, t.id, Severity::Error, "controller",

@@ -26,6 +26,7 @@ struct Rig {
         ServerConfig config;
         config.database = url;
         config.settings["max_jobs"] = "1000";  // every job starts at once (the default is 2)
+        config.dispatch.waitForEndpointsTimeoutSec = 0;  // expireEndpointWaits takes every copy
         engine = std::make_unique<EngineImpl>(*store, loadWorkflows(kWorkflows), config);
         engine->initialize();
     }
@@ -235,6 +236,21 @@ public:
             breakIt.queueState = JobState::Broken;
             rig.engine->updateJob("c", broken, breakIt);
             CPPUNIT_ASSERT(std::vector<std::int64_t>({brokenTask}) == cancelled);
+
+            // A broadcast's copy for a worker that never took it within the wait: incomplete,
+            // and stopped in the dispatcher in case its worker claimed it meanwhile.
+            cancelled.clear();
+            hooks.liveWorkers = [] {
+                return std::vector<WorkerSnapshot>{{"ghost", {"work"}, 1, 0}};
+            };
+            rig.engine->setHooks(hooks);
+            Submission everywhere = Rig::submission();
+            everywhere.workflow = "broadcast";
+            everywhere.parameters->set("log", "/dev/null");
+            const std::int64_t copy = queuedTask(rig.engine->submit(everywhere));
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+            CPPUNIT_ASSERT_EQUAL(1, rig.engine->expireEndpointWaits());
+            CPPUNIT_ASSERT(std::vector<std::int64_t>({copy}) == cancelled);
         });
     }
 
