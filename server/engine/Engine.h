@@ -57,9 +57,7 @@ struct HealthReport {
     bool databaseOk = false;
     std::string databaseBackend;               // "sqlite3" / "postgresql"
     std::map<std::string, QueueStats> queues;  // work, windows_capture, scheduler, callback...
-    TaskTotals tasks;
-    std::map<JobState, std::int64_t> jobs;
-    std::int64_t failedJobs = 0;
+    StateCounts counts;                        // jobs and tasks (its queues are in `queues`)
     Settings settings;
 };
 

@@ -357,13 +357,8 @@ HealthReport EngineImpl::health() {
     r.databaseBackend = _store.backend();
     r.databaseOk = _store.ping();
     if (r.databaseOk) {
-        const StateCounts counts = _store.stateCounts();
-        for (int s = 0; s < StateCounts::kJobStates; ++s) {
-            r.jobs[static_cast<JobState>(s)] = counts.jobs[s];
-        }
-        r.failedJobs = counts.failedJobs;
-        r.tasks = counts.totals();
-        for (const auto& [queue, open] : counts.queues) {
+        r.counts = _store.stateCounts();
+        for (const auto& [queue, open] : r.counts.queues) {
             r.queues[queue].pending = open.pending;
             r.queues[queue].working = open.working;
         }

@@ -102,18 +102,16 @@ Poco::JSON::Object::Ptr JsonViews::health(const HealthReport& r) {
         queues->set(name, stats);
     }
     o->set("queues", queues);
+    const TaskTotals totals = r.counts.totals();
     auto tasks = object();
-    tasks->set("failed", static_cast<Poco::Int64>(r.tasks.failed));
-    tasks->set("pending", static_cast<Poco::Int64>(r.tasks.pending));
-    tasks->set("processed", static_cast<Poco::Int64>(r.tasks.processed));
+    tasks->set("failed", static_cast<Poco::Int64>(totals.failed));
+    tasks->set("pending", static_cast<Poco::Int64>(totals.pending));
+    tasks->set("processed", static_cast<Poco::Int64>(totals.processed));
     o->set("tasks", tasks);
-    auto count = [&r](JobState s) -> Poco::Int64 {
-        auto it = r.jobs.find(s);
-        return it == r.jobs.end() ? 0 : it->second;
-    };
+    auto count = [&r](JobState s) -> Poco::Int64 { return r.counts.jobs[static_cast<int>(s)]; };
     auto jobs = object();
     jobs->set("completed", count(JobState::Completed));
-    jobs->set("failed", static_cast<Poco::Int64>(r.failedJobs));
+    jobs->set("failed", static_cast<Poco::Int64>(r.counts.failedJobs));
     jobs->set("pending", count(JobState::Pending));
     jobs->set("broken", count(JobState::Broken));
     jobs->set("queued", count(JobState::Queued));

@@ -144,7 +144,6 @@ public:
                                     const std::vector<TaskState>& states) override;
     std::vector<Task> undeliveredTargeted(TimeMs before, int limit) override;
     std::map<std::string, QueueCounts> taskCountsByQueue() override;
-    TaskTotals taskTotals() override;
     StateCounts countStates() override;
 
     void appendLog(LogEntry& entry) override;

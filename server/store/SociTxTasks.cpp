@@ -104,7 +104,7 @@ std::int64_t SociTx::insertTask(Task& task) {
         return insertSql("tasks", kTaskColumnsButId, 1);
     });
     _tasksSeen[task.id] = task;
-    _stateChange.addTask(task, +1);
+    _stateChange.addTask(task.state, task.queue, +1);
     auto whole = _wholeJobs.find(task.jobId);
     if (whole != _wholeJobs.end()) {
         // In id order, as a query would give them: ids from IdBlocks need not grow in the
@@ -340,8 +340,8 @@ void SociTx::updateTask(const Task& task) {
             !_tasksNew.count(task.id)) {
             _tasksKnown = false;  // it may have been claimed since it was read
         }
-        _stateChange.addTask(seen->second, -1);
-        _stateChange.addTask(task, +1);
+        _stateChange.addTask(seen->second.state, seen->second.queue, -1);
+        _stateChange.addTask(task.state, task.queue, +1);
         seen->second = task;
         seen->second.jobId = jobId;
         seen->second.createdAt = createdAt;
@@ -458,10 +458,8 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
         return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
     });
     for (const Task& task : tasks) {
-        Task before = task;
-        before.state = TaskState::Queued;  // what the claim picked
-        _stateChange.addTask(before, -1);
-        _stateChange.addTask(task, +1);
+        _stateChange.addTask(TaskState::Queued, task.queue, -1);  // what the claim picked
+        _stateChange.addTask(task.state, task.queue, +1);
         _tasksSeen[task.id] = task;
         _marks.claimed.insert(task.id);
     }
@@ -668,12 +666,6 @@ std::array<std::int64_t, StateCounts::kTaskStates> SociTx::countTasksByState() {
         } while (query.next());
     }
     return counts;
-}
-
-TaskTotals SociTx::taskTotals() {
-    StateCounts counts;
-    counts.tasks = countTasksByState();
-    return counts.totals();
 }
 
 StateCounts SociTx::countStates() {

@@ -34,12 +34,12 @@ void StateCounts::addJob(const Job& job, int sign) {
     if (job.state == JobState::Completed && job.failed) failedJobs += sign;
 }
 
-void StateCounts::addTask(const Task& task, int sign) {
-    tasks[static_cast<int>(task.state)] += sign;
-    if (task.state == TaskState::Queued) {
-        queues[task.queue].pending += sign;
-    } else if (task.state == TaskState::Assigned || task.state == TaskState::Running) {
-        queues[task.queue].working += sign;
+void StateCounts::addTask(TaskState state, const std::string& queue, int sign) {
+    tasks[static_cast<int>(state)] += sign;
+    if (state == TaskState::Queued) {
+        queues[queue].pending += sign;
+    } else if (state == TaskState::Assigned || state == TaskState::Running) {
+        queues[queue].working += sign;
     }
 }
 

@@ -58,7 +58,7 @@ struct StateCounts {
     TaskTotals totals() const;
     // One job or task entering (+1) or leaving (-1) a state.
     void addJob(const Job& job, int sign);
-    void addTask(const Task& task, int sign);
+    void addTask(TaskState state, const std::string& queue, int sign);
     StateCounts& operator+=(const StateCounts& change);
     bool isZero() const;  // changes nothing
 };
@@ -134,7 +134,6 @@ public:
     // Queued targeted tasks (targetWorker set) created before `before`: the broadcast timeout.
     virtual std::vector<Task> undeliveredTargeted(TimeMs before, int limit) = 0;
     virtual std::map<std::string, QueueCounts> taskCountsByQueue() = 0;
-    virtual TaskTotals taskTotals() = 0;
     // Every count of StateCounts, from the tables.
     virtual StateCounts countStates() = 0;
 
@@ -204,8 +203,9 @@ public:
     // PostgreSQL (READ COMMITTED) each statement sees the last commit when it begins.
     virtual void read(const std::function<void(Tx&)>& fn) { transact(fn); }
 
-    // The counts GET /health shows, as last committed. This base version reads them every
-    // time (several index scans: 30-40 ms at a million jobs).
+    // The counts GET /health shows, as last committed. This base version, a wrapper's (the
+    // tests' FaultyStore), counts them every time (Tx::countStates: several index scans,
+    // 30-40 ms at a million jobs).
     virtual StateCounts stateCounts();
 
     // "sqlite3" or "postgresql".

@@ -163,7 +163,8 @@ public:
             // Every table is still there and holds exactly what was written.
             CPPUNIT_ASSERT_EQUAL(std::int64_t(kHostile.size()), countJobs(*store));
             store->transact([](Tx& tx) {
-                CPPUNIT_ASSERT_EQUAL(std::int64_t(kHostile.size()), tx.taskTotals().pending);
+                CPPUNIT_ASSERT_EQUAL(std::int64_t(kHostile.size()),
+                                     tx.countStates().totals().pending);
                 CPPUNIT_ASSERT_EQUAL(kHostile.size(), tx.settings().size());
                 CPPUNIT_ASSERT_EQUAL(kHostile.size(), tx.schedules().size());
             });

@@ -263,7 +263,7 @@ public:
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(0), byQueue["gpu"].pending);
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(1), byQueue["gpu"].working);
 
-                TaskTotals totals = tx.taskTotals();
+                TaskTotals totals = tx.countStates().totals();
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(1), totals.failed);
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(8), totals.pending);
                 CPPUNIT_ASSERT_EQUAL(std::int64_t(4), totals.processed);
@@ -786,7 +786,7 @@ public:
                 t.state = TaskState::Failed;
                 tx.updateTask(t);  // kept for later
                 CPPUNIT_ASSERT(tx.anyStageTask(jobId, 0, failed));
-                tx.taskTotals();  // writes what was kept
+                tx.countStates();  // writes what was kept
                 CPPUNIT_ASSERT(tx.anyStageTask(jobId, 0, failed));
 
                 const std::vector<TaskState> queued = {TaskState::Queued};
