@@ -30,22 +30,11 @@ int countTasks(Cluster& c, std::int64_t id, const std::string& name,
 // (they may differ for a moment while a commit lands, never for good).
 void expectCountsAsStored(Cluster& c) {
     Store& store = c.server().store();
-    auto text = [](const StateCounts& s) {
-        std::string out;
-        for (std::int64_t n : s.jobs) out += std::to_string(n) + " ";
-        out += "failed " + std::to_string(s.failedJobs) + ";";
-        for (std::int64_t n : s.tasks) out += " " + std::to_string(n);
-        for (const auto& [queue, open] : s.queues) {
-            out += "; " + queue + " " + std::to_string(open.pending) + "/" +
-                   std::to_string(open.working);
-        }
-        return out;
-    };
     std::string kept, stored;
     const bool same = waitUntil(
         [&] {
-            kept = text(store.stateCounts());
-            store.read([&](Tx& tx) { stored = text(tx.countStates()); });
+            kept = describe(store.stateCounts());
+            store.read([&](Tx& tx) { stored = describe(tx.countStates()); });
             return kept == stored;
         },
         5s);

@@ -16,6 +16,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include "server/store/Store.h"
+
 namespace te::test {
 
 TempDir::TempDir() {
@@ -121,6 +123,19 @@ std::string binaryPath(const std::string& program) {
 
 std::string sourcePath(const std::string& relative) {
     return std::string(TE_SOURCE_DIR) + "/" + relative;
+}
+
+std::string describe(const StateCounts& counts) {
+    std::ostringstream out;
+    out << "jobs";
+    for (std::int64_t n : counts.jobs) out << ' ' << n;
+    out << " failed " << counts.failedJobs << "; tasks";
+    for (std::int64_t n : counts.tasks) out << ' ' << n;
+    out << ";";
+    for (const auto& [queue, open] : counts.queues) {
+        out << ' ' << queue << ' ' << open.pending << '/' << open.working;
+    }
+    return out.str();
 }
 
 }  // namespace te::test

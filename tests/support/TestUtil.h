@@ -5,6 +5,10 @@
 #include <string>
 #include <vector>
 
+namespace te {
+struct StateCounts;
+}
+
 namespace te::test {
 
 // A fresh folder under /tmp, removed by the destructor (kept if TE_KEEP_TEMP is set).
@@ -37,5 +41,9 @@ std::string readFile(const std::string& path);
 // Paths of the build: build/bin/taskengine-worker etc., and the source tree.
 std::string binaryPath(const std::string& program);
 std::string sourcePath(const std::string& relative);
+
+// GET /health's counts on one line ("jobs 1 0 ...; tasks ...; work 2/1"), so two of them
+// compare as text and a failure shows every count.
+std::string describe(const StateCounts& counts);
 
 }  // namespace te::test

@@ -223,18 +223,18 @@ public:
                 CPPUNIT_ASSERT(tasks[0].state == TaskState::Queued);
                 return tasks[0].id;
             };
-            const std::int64_t paused = rig.engine->submit(Rig::submission());
-            const std::int64_t pausedTask = queuedTask(paused);
-            JobUpdate pause;
-            pause.queueState = JobState::Paused;
-            rig.engine->updateJob("c", paused, pause);
+            // A new job put into `state` by its client; returns its queued task.
+            auto queuedTaskOfJobSetTo = [&](JobState state) {
+                const std::int64_t job = rig.engine->submit(Rig::submission());
+                const std::int64_t task = queuedTask(job);
+                JobUpdate update;
+                update.queueState = state;
+                rig.engine->updateJob("c", job, update);
+                return task;
+            };
+            const std::int64_t pausedTask = queuedTaskOfJobSetTo(JobState::Paused);
             CPPUNIT_ASSERT(std::vector<std::int64_t>({pausedTask}) == recalled);
-
-            const std::int64_t broken = rig.engine->submit(Rig::submission());
-            const std::int64_t brokenTask = queuedTask(broken);
-            JobUpdate breakIt;
-            breakIt.queueState = JobState::Broken;
-            rig.engine->updateJob("c", broken, breakIt);
+            const std::int64_t brokenTask = queuedTaskOfJobSetTo(JobState::Broken);
             CPPUNIT_ASSERT(std::vector<std::int64_t>({brokenTask}) == cancelled);
 
             // A broadcast's copy for a worker that never took it within the wait: incomplete,

@@ -1,26 +1,12 @@
 // Conformance: the counts GET /health shows, kept by the store between transactions.
 #include <chrono>
 #include <future>
-#include <sstream>
 #include <thread>
 
 #include "tests/server/store/StoreTestSupport.h"
 
 namespace te::test {
 namespace {
-
-std::string describe(const StateCounts& c) {
-    std::ostringstream out;
-    out << "jobs";
-    for (std::int64_t n : c.jobs) out << ' ' << n;
-    out << " failed " << c.failedJobs << "; tasks";
-    for (std::int64_t n : c.tasks) out << ' ' << n;
-    out << ";";
-    for (const auto& [queue, open] : c.queues) {
-        out << ' ' << queue << " " << open.pending << "/" << open.working;
-    }
-    return out.str();
-}
 
 // The counts as the tables hold them.
 StateCounts counted(Store& store) {
