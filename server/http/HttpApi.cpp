@@ -1,15 +1,16 @@
 #include "server/http/HttpApi.h"
 
 #include <Poco/Logger.h>
-#include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/TCPServer.h>
 #include <Poco/ThreadPool.h>
 
 #include <chrono>
 #include <thread>
 
+#include "server/http/ApiConnection.h"
 #include "server/http/ApiContext.h"
 #include "server/http/RouterFactory.h"
 #include "shared/Errors.h"
@@ -22,8 +23,18 @@ struct HttpApi::Impl {
 
     ApiContext context;
     std::unique_ptr<Poco::ThreadPool> pool;
-    std::unique_ptr<Poco::Net::HTTPServer> server;
+    Poco::SharedPtr<ApiConnectionFactory> connections;
+    // Poco::Net::HTTPServer's TCPServer, with our connection (ApiConnection) in place of its
+    // HTTPServerConnection.
+    std::unique_ptr<Poco::Net::TCPServer> server;
     int port = 0;
+
+    // Stops accepting; open connections end after their running request (abortCurrent: at
+    // once), as HTTPServer::stopAll.
+    void stopAll(bool abortCurrent) {
+        server->stop();
+        connections->stopConnections(abortCurrent);
+    }
 };
 
 HttpApi::HttpApi(const ServerConfig& config, Engine& engine)
@@ -57,8 +68,9 @@ void HttpApi::start() {
     params->setMaxKeepAliveRequests(1000);
     params->setServerName("taskengine");
     _impl->pool = std::make_unique<Poco::ThreadPool>(2, http.threads, 60);
-    _impl->server = std::make_unique<Poco::Net::HTTPServer>(new RouterFactory(_impl->context),
-                                                            *_impl->pool, socket, params);
+    _impl->connections = new ApiConnectionFactory(params, new RouterFactory(_impl->context));
+    _impl->server =
+        std::make_unique<Poco::Net::TCPServer>(_impl->connections, *_impl->pool, socket, params);
     _impl->server->start();
     _impl->port = socket.address().port();
     Poco::Logger::get("http").information("REST API listening on %s:%d", http.host, _impl->port);
@@ -67,13 +79,14 @@ void HttpApi::start() {
 void HttpApi::stop() {
     if (!_impl->server) return;
     // Let running requests finish for a moment, then cut idle keep-alive connections.
-    _impl->server->stopAll(false);
+    _impl->stopAll(false);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
     while (_impl->server->currentConnections() > 0 && std::chrono::steady_clock::now() < deadline) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
-    _impl->server->stopAll(true);
+    _impl->stopAll(true);
     _impl->server.reset();
+    _impl->connections = nullptr;
     _impl->pool->joinAll();
     _impl->pool.reset();
 }

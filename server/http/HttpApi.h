@@ -8,8 +8,8 @@ namespace te {
 
 class Engine;
 
-// The REST API of the reference on Poco::Net::HTTPServer: one handler per resource, one
-// routing factory, errors mapped to status codes in one place.
+// The REST API of the reference on POCO's TCPServer and HTTP parsing (ApiConnection): one handler
+// per resource, one routing factory, errors mapped to status codes in one place.
 class HttpApi {
 public:
     HttpApi(const ServerConfig& config, Engine& engine);

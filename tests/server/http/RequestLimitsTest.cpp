@@ -1,12 +1,15 @@
-// The limits of HttpConfig: body size (413), JSON depth, header count, connection timeouts.
+// The limits of HttpConfig: body size (413), JSON depth, header count, connection timeouts;
+// and what POCO's parser refuses, or a connection's end.
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <cppunit/extensions/HelperMacros.h>
 
 #include <chrono>
+#include <memory>
 
 #include "tests/server/http/ApiAsserts.h"
 #include "tests/server/http/ApiTestServer.h"
@@ -27,6 +30,9 @@ class RequestLimitsTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testChunkedBodyTooLarge);
     CPPUNIT_TEST(testJsonDepth);
     CPPUNIT_TEST(testTooManyHeaders);
+    CPPUNIT_TEST(testMalformedRequestsGetJsonErrors);
+    CPPUNIT_TEST(testKeepAliveEndsAfterItsLimit);
+    CPPUNIT_TEST(testStopEndsIdleConnections);
     CPPUNIT_TEST(testSlowClientIsCut);
     CPPUNIT_TEST(testShortBodyIsAnError);
     CPPUNIT_TEST_SUITE_END();
@@ -92,11 +98,84 @@ public:
         HttpTestClient::Headers some;
         for (int i = 0; i < 10; ++i) some["X-Extra-" + std::to_string(i)] = "v";
         assertOk(s.demo().get("/health", some), "under the limit");
-        // Past POCO's own limit (100) the request is refused before it reaches a handler.
+        // Past POCO's own limit (100) the request is refused before it reaches a handler,
+        // still with the API's JSON error.
         std::string request = "GET / HTTP/1.1\r\nHost: x\r\n";
         for (int i = 0; i < 150; ++i) request += "X-H" + std::to_string(i) + ": v\r\n";
-        std::string reply = rawExchange(s.port(), request + "\r\n");
+        assertRefused(rawExchange(s.port(), request + "\r\n"), "Too many header fields");
+    }
+
+    // What POCO's parser refuses gets the API's JSON error too (ApiConnection), and the
+    // answer arrives whole although the request was not read to its end.
+    void testMalformedRequestsGetJsonErrors() {
+        TempDir dir;
+        ApiTestServer s("sqlite3://db=" + dir.file("l.db"), dir.path(), small);
+        assertRefused(rawExchange(s.port(), "GARBAGE\r\n\r\n"), "URI invalid");
+        assertRefused(rawExchange(s.port(), "GET / HTTP/1.1\r\nHost: x\r\nX-Long: " +
+                                                std::string(20000, 'a') + "\r\n\r\n"),
+                      "Field value too long");
+        assertRefused(rawExchange(s.port(), "GET / HTTP/1.1\r\nHost: x\r\n" +
+                                                std::string(10000, 'n') + ": v\r\n\r\n"),
+                      "Field name too long");
+        assertRefused(
+            rawExchange(s.port(), "GET /" + std::string(20000, 'u') + " HTTP/1.1\r\n\r\n"),
+            "URI invalid or too long");
+        assertOk(s.demo().raw("GET", "/", "", {}), "alive");
+    }
+
+    // A connection serves at most 1,000 requests (HttpApi), then says so and closes.
+    void testKeepAliveEndsAfterItsLimit() {
+        TempDir dir;
+        ApiTestServer s("sqlite3://db=" + dir.file("l.db"), dir.path(), small);
+        std::string requests;
+        for (int i = 0; i < 1005; ++i) requests += "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        const std::string reply = rawExchange(s.port(), requests);
+        size_t answers = 0, closes = 0;
+        for (auto p = reply.find("HTTP/1.1 200 OK"); p != std::string::npos;
+             p = reply.find("HTTP/1.1 200 OK", p + 1)) {
+            ++answers;
+        }
+        for (auto p = reply.find("Connection: Close"); p != std::string::npos;
+             p = reply.find("Connection: Close", p + 1)) {
+            ++closes;
+        }
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1000), answers);
+        CPPUNIT_ASSERT_EQUAL(std::size_t(1), closes);
+        CPPUNIT_ASSERT(reply.rfind("Connection: Close") > reply.rfind("HTTP/1.1 200 OK"));
+    }
+
+    // A server that stops cuts its idle keep-alive connections, and stops at once.
+    void testStopEndsIdleConnections() {
+        TempDir dir;
+        auto s = std::make_unique<ApiTestServer>("sqlite3://db=" + dir.file("l.db"), dir.path());
+        Poco::Net::StreamSocket idle(
+            Poco::Net::SocketAddress("127.0.0.1", static_cast<Poco::UInt16>(s->port())));
+        idle.setReceiveTimeout(Poco::Timespan(10, 0));
+        const std::string ask = "GET / HTTP/1.1\r\nHost: x\r\n\r\n";
+        idle.sendBytes(ask.data(), static_cast<int>(ask.size()));
+        char buffer[4096];
+        CPPUNIT_ASSERT(idle.receiveBytes(buffer, sizeof buffer) > 0);  // answered, kept open
+        auto start = std::chrono::steady_clock::now();
+        s.reset();
+        CPPUNIT_ASSERT_MESSAGE("stopped within 3 s",
+                               std::chrono::steady_clock::now() - start < std::chrono::seconds(3));
+        int n = -1;
+        try {
+            n = idle.receiveBytes(buffer, sizeof buffer);
+        } catch (const Poco::Net::ConnectionResetException&) {
+            n = 0;
+        }
+        CPPUNIT_ASSERT_EQUAL(0, n);  // closed by the server, not left to time out
+    }
+
+private:
+    static void assertRefused(const std::string& reply, const std::string& reason) {
         CPPUNIT_ASSERT_EQUAL_MESSAGE(reply, 400, rawStatus(reply));
+        CPPUNIT_ASSERT_MESSAGE(reply,
+                               reply.find("Content-Type: application/json") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(
+            reply, reply.find("{\"error\":\"malformed HTTP request: ") != std::string::npos);
+        CPPUNIT_ASSERT_MESSAGE(reply, reply.find(reason) != std::string::npos);
     }
 
     void testSlowClientIsCut() {

@@ -61,7 +61,8 @@ public:
         CPPUNIT_ASSERT_EQUAL_MESSAGE(reply, 400, rawStatus(reply));
         CPPUNIT_ASSERT_MESSAGE(reply, reply.find("{\"error\":") != std::string::npos);
         reply = rawExchange(s.port(), "GARBAGE\r\n\r\n");
-        CPPUNIT_ASSERT_MESSAGE(reply, rawStatus(reply) == 400 || reply.empty());
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(reply, 400, rawStatus(reply));
+        CPPUNIT_ASSERT_MESSAGE(reply, reply.find("{\"error\":") != std::string::npos);
         assertOk(s.demo().raw("GET", "/", "", {}), "still alive");
     }
 
