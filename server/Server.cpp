@@ -6,6 +6,7 @@
 #include "server/dispatch/Dispatcher.h"
 #include "server/engine/EngineImpl.h"
 #include "server/http/HttpApi.h"
+#include "server/http/JobWaits.h"
 #include "server/scheduler/Scheduler.h"
 #include "server/store/Store.h"
 #include "shared/workflow/Workflow.h"
@@ -58,6 +59,9 @@ void Server::start() {
     hooks.cancelTask = [dispatcher](std::int64_t id) { dispatcher->cancel(id); };
     hooks.recallTask = [dispatcher](std::int64_t id) { dispatcher->recall(id); };
     hooks.callbacksReady = [callbacks] { callbacks->wake(); };
+    // A waiting request holds an HTTP thread: half of them at most wait.
+    auto waits = std::make_shared<JobWaits>(std::max(1, s.config.http.threads / 2));
+    hooks.jobsEnded = [waits](const std::vector<std::int64_t>& ids) { waits->ended(ids); };
     hooks.liveWorkers = [dispatcher] { return dispatcher->workers(); };
     hooks.extraQueues = [scheduler, callbacks] {
         return std::map<std::string, QueueStats>{{"scheduler", scheduler->stats()},
@@ -75,7 +79,7 @@ void Server::start() {
         return 0;
     });
 
-    s.http = std::make_unique<HttpApi>(s.config, *s.engine);
+    s.http = std::make_unique<HttpApi>(s.config, *s.engine, waits);
     s.dispatcher->start();
     s.callbacks->start();
     s.scheduler->start();

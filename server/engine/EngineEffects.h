@@ -16,6 +16,8 @@ struct EngineImpl::Effects {
     std::vector<std::int64_t> cancel;
     // Assigned tasks of a paused job: those claimed for a worker but not sent yet go back.
     std::vector<std::int64_t> recall;
+    // Jobs that became completed or broken: requests waiting for them answer (GET ?wait=).
+    std::vector<std::int64_t> ended;
 
     // What both decided (admission has run for each, so slotFreed and jobQueued are spent).
     void merge(const Effects& other) {
@@ -23,6 +25,7 @@ struct EngineImpl::Effects {
         callbacksReady |= other.callbacksReady;
         cancel.insert(cancel.end(), other.cancel.begin(), other.cancel.end());
         recall.insert(recall.end(), other.recall.begin(), other.recall.end());
+        ended.insert(ended.end(), other.ended.begin(), other.ended.end());
     }
 };
 

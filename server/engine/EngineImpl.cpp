@@ -73,6 +73,7 @@ void EngineImpl::announce(const Effects& fx) {
     }
     if (fx.tasksReady && _hooks.tasksReady) _hooks.tasksReady();
     if (fx.callbacksReady && _hooks.callbacksReady) _hooks.callbacksReady();
+    if (!fx.ended.empty() && _hooks.jobsEnded) _hooks.jobsEnded(fx.ended);
 }
 
 void EngineImpl::log(Tx& tx, const Job& job, std::int64_t taskId, Severity s,

@@ -49,12 +49,13 @@ struct WorkerEvent {
 class EngineImpl : public Engine {
 public:
     struct Hooks {
-        std::function<void()> tasksReady;                          // new queued tasks
-        std::function<void(std::int64_t taskId)> cancelTask;       // stop a running task
-        std::function<void(std::int64_t taskId)> recallTask;       // give back if claimed, not sent
-        std::function<void()> callbacksReady;                      // outbox rows committed
-        std::function<std::vector<WorkerSnapshot>()> liveWorkers;  // dispatcher registry
-        std::function<std::map<std::string, QueueStats>()> extraQueues;  // scheduler, callback
+        std::function<void()> tasksReady;                     // new queued tasks
+        std::function<void(std::int64_t taskId)> cancelTask;  // stop a running task
+        std::function<void(std::int64_t taskId)> recallTask;  // give back if claimed, not sent
+        std::function<void()> callbacksReady;                 // outbox rows committed
+        std::function<void(const std::vector<std::int64_t>&)> jobsEnded;  // completed, broken
+        std::function<std::vector<WorkerSnapshot>()> liveWorkers;         // dispatcher registry
+        std::function<std::map<std::string, QueueStats>()> extraQueues;   // scheduler, callback
     };
 
     EngineImpl(Store& store, std::shared_ptr<const WorkflowSet> workflows,

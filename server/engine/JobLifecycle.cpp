@@ -224,6 +224,7 @@ void EngineImpl::finishJob(Tx& tx, Effects& fx, Job& job, bool failed, const std
     if (failed) stopTasks(tx, fx, job, "job failed");
     if (job.state == JobState::Started) fx.slotFreed = true;
     job.state = JobState::Completed;
+    fx.ended.push_back(job.id);
     job.failed = failed;
     job.message = message;
     job.finishedAt = nowMs();
@@ -330,6 +331,7 @@ std::string EngineImpl::updateJob(const std::string& client, std::int64_t id, co
                     if (job.state == JobState::Started) fx.slotFreed = true;
                     stopTasks(tx, fx, job, "job broken");
                     job.state = JobState::Broken;
+                    fx.ended.push_back(job.id);
                     job.finishedAt = nowMs();
                 } else if (target == JobState::Queued) {
                     if (job.state == JobState::Paused) {
@@ -368,6 +370,7 @@ std::int64_t EngineImpl::rerun(const std::string& client, std::int64_t id) {
             stopTasks(tx, fx, orig, "job rerun");
             // The reference: the original's content is no longer valid, so it is broken.
             orig.state = JobState::Broken;
+            fx.ended.push_back(orig.id);
             if (orig.finishedAt == 0) orig.finishedAt = nowMs();
             tx.updateJob(orig);
             Job copy;

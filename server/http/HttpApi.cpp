@@ -18,9 +18,10 @@
 namespace te {
 
 struct HttpApi::Impl {
-    Impl(const ServerConfig& config, Engine& engine)
-        : context{config, engine, Authenticator(config.clients)} {}
+    Impl(const ServerConfig& config, Engine& engine, std::shared_ptr<JobWaits> w)
+        : waits(std::move(w)), context{config, engine, Authenticator(config.clients), *waits} {}
 
+    std::shared_ptr<JobWaits> waits;
     ApiContext context;
     std::unique_ptr<Poco::ThreadPool> pool;
     Poco::SharedPtr<ApiConnectionFactory> connections;
@@ -37,8 +38,8 @@ struct HttpApi::Impl {
     }
 };
 
-HttpApi::HttpApi(const ServerConfig& config, Engine& engine)
-    : _impl(std::make_unique<Impl>(config, engine)) {}
+HttpApi::HttpApi(const ServerConfig& config, Engine& engine, std::shared_ptr<JobWaits> waits)
+    : _impl(std::make_unique<Impl>(config, engine, std::move(waits))) {}
 
 HttpApi::~HttpApi() { stop(); }
 
@@ -78,6 +79,8 @@ void HttpApi::start() {
 
 void HttpApi::stop() {
     if (!_impl->server) return;
+    // Requests waiting for a job answer now, with the job as it is.
+    _impl->waits->stop();
     // Let running requests finish for a moment, then cut idle keep-alive connections.
     _impl->stopAll(false);
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);

@@ -7,15 +7,17 @@
 namespace te {
 
 class Engine;
+class JobWaits;
 
 // The REST API of the reference on POCO's TCPServer and HTTP parsing (ApiConnection): one handler
 // per resource, one routing factory, errors mapped to status codes in one place.
 class HttpApi {
 public:
-    HttpApi(const ServerConfig& config, Engine& engine);
+    // `waits`: GET /jobs/<id>?wait=; the engine's jobsEnded hook feeds it.
+    HttpApi(const ServerConfig& config, Engine& engine, std::shared_ptr<JobWaits> waits);
     ~HttpApi();
     void start();  // binds config.http.host:port (port 0: a free one)
-    void stop();   // stops accepting; waits for running requests briefly
+    void stop();   // ends the waits; stops accepting; waits for running requests briefly
     int port() const;
 
 private:

@@ -1,5 +1,11 @@
 #include "server/http/JobsHandler.h"
 
+#include <Poco/NumberParser.h>
+
+#include <chrono>
+#include <cmath>
+#include <optional>
+
 #include "server/engine/Engine.h"
 #include "server/http/FieldReader.h"
 #include "server/http/HttpError.h"
@@ -18,6 +24,23 @@ Poco::JSON::Object::Ptr accepted(std::int64_t id) {
     return o;
 }
 
+// GET /jobs/<id>?wait=S waits this long at most.
+constexpr double kMaxWaitSeconds = 30;
+
+bool ended(JobState state) { return state == JobState::Completed || state == JobState::Broken; }
+
+// ?wait=S, in milliseconds; 0 when absent. Other query parameters are ignored, as before.
+std::chrono::milliseconds waitParameter(const std::map<std::string, std::string>& query) {
+    auto it = query.find("wait");
+    if (it == query.end()) return std::chrono::milliseconds(0);
+    double seconds = 0;
+    if (!Poco::NumberParser::tryParseFloat(it->second, seconds) || !std::isfinite(seconds) ||
+        seconds < 0 || seconds > kMaxWaitSeconds) {
+        throw HttpError(400, "wait must be a number of seconds from 0 to 30");
+    }
+    return std::chrono::milliseconds(std::llround(seconds * 1000));
+}
+
 }  // namespace
 
 void JobsHandler::handle(Poco::Net::HTTPServerRequest& request,
@@ -34,9 +57,7 @@ void JobsHandler::handle(Poco::Net::HTTPServerRequest& request,
             if (request.getMethod() == "PUT") {
                 update(request, response);
             } else {
-                std::string client = authenticate(request);
-                JobView view = _context.engine.getJob(client, _route.jobId);
-                send(response, JsonViews::job(view, JsonViews::JobFields::Full));
+                show(request, response);
             }
             return;
         case R::JobRerun: {
@@ -104,6 +125,26 @@ void JobsHandler::update(Poco::Net::HTTPServerRequest& request,
     const std::string prefix = "Performed updates: ";
     o->set("result", done.rfind(prefix, 0) == 0 ? done : prefix + done);
     send(response, o);
+}
+
+// With ?wait=S the answer waits until the job ends (completed or broken), or S seconds at
+// most, and is then the job as it is: a client learns of the end without polling. The wait
+// is registered before the read, so an end between the two still wakes it.
+void JobsHandler::show(Poco::Net::HTTPServerRequest& request,
+                       Poco::Net::HTTPServerResponse& response) {
+    const std::string client = authenticate(request);
+    const auto wait = request.getURI().find('?') == std::string::npos
+                          ? std::chrono::milliseconds(0)
+                          : waitParameter(query(request));
+    const auto deadline = JobWaits::Clock::now() + wait;
+    std::optional<JobWaits::Waiter> waiter;
+    if (wait.count() > 0) waiter.emplace(_context.waits, _route.jobId);
+    JobView view = _context.engine.getJob(client, _route.jobId);
+    if (waiter && waiter->registered() && !ended(view.job.state)) {
+        waiter->waitUntil(deadline);
+        view = _context.engine.getJob(client, _route.jobId);
+    }
+    send(response, JsonViews::job(view, JsonViews::JobFields::Full));
 }
 
 }  // namespace te

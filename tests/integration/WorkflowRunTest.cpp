@@ -3,6 +3,7 @@
 #include <Poco/File.h>
 #include <cppunit/extensions/HelperMacros.h>
 
+#include <future>
 #include <thread>
 
 #include "server/store/Store.h"
@@ -60,6 +61,9 @@ class WorkflowRunTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testPauseAndResume);
     CPPUNIT_TEST(testBreak);
     CPPUNIT_TEST(testRerun);
+    CPPUNIT_TEST(testWaitAnswersWhenTheJobEnds);
+    CPPUNIT_TEST(testWaitEndsWithTheDeadlineABreakOrTheServer);
+    CPPUNIT_TEST(testWaitRefusesBadValues);
     CPPUNIT_TEST_SUITE_END();
 
 public:
@@ -213,6 +217,98 @@ public:
         r = c.request("PUT", "/jobs/" + std::to_string(id), "{\"queue_state\": \"queued\"}");
         CPPUNIT_ASSERT_EQUAL(400, r.status);
         expectCountsAsStored(c);
+    }
+
+    // GET /jobs/<id>?wait=S answers when the job ends, not before, and without polling.
+    void testWaitAnswersWhenTheJobEnds() {
+        Cluster c;
+        startOneWorker(c);
+        const std::string gate = c.dir().file("gate");
+        const std::int64_t id = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
+        CPPUNIT_ASSERT(waitUntil([&] { return countTasks(c, id, "hold", "running") == 1; }, 20s));
+        const std::string path = "/jobs/" + std::to_string(id) + "?wait=20";
+        const auto asked = std::chrono::steady_clock::now();
+        auto waiting = std::async(std::launch::async, [&] { return c.request("GET", path); });
+        CPPUNIT_ASSERT_MESSAGE("still waiting while the job runs",
+                               waiting.wait_for(700ms) == std::future_status::timeout);
+        Poco::File(gate).createFile();
+        CPPUNIT_ASSERT(waiting.wait_for(15s) == std::future_status::ready);
+        const HttpResult r = waiting.get();
+        const auto took = std::chrono::steady_clock::now() - asked;
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, std::string("completed"),
+                                     str(r.object(), "queue_state"));
+        CPPUNIT_ASSERT_MESSAGE("answered at the end, long before its 20 s", took < 10s);
+        // A job that has ended already is answered at once, and many waits answer together.
+        std::vector<std::future<HttpResult>> many;
+        for (int i = 0; i < 4; ++i) {
+            many.push_back(std::async(std::launch::async, [&] { return c.request("GET", path); }));
+        }
+        for (auto& f : many) {
+            CPPUNIT_ASSERT(f.wait_for(5s) == std::future_status::ready);
+            CPPUNIT_ASSERT_EQUAL(std::string("completed"), str(f.get().object(), "queue_state"));
+        }
+        // wait=0 is a plain read.
+        CPPUNIT_ASSERT_EQUAL(
+            std::string("completed"),
+            str(c.request("GET", "/jobs/" + std::to_string(id) + "?wait=0").object(),
+                "queue_state"));
+    }
+
+    void testWaitEndsWithTheDeadlineABreakOrTheServer() {
+        Cluster c;
+        startOneWorker(c);
+        const std::string gate = c.dir().file("gate");
+        const std::int64_t id = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
+        CPPUNIT_ASSERT(waitUntil([&] { return countTasks(c, id, "hold", "running") == 1; }, 20s));
+        const std::string job = "/jobs/" + std::to_string(id);
+        // The deadline: the job as it is then.
+        auto asked = std::chrono::steady_clock::now();
+        HttpResult r = c.request("GET", job + "?wait=0.5");
+        auto took = std::chrono::steady_clock::now() - asked;
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("started"), str(r.object(), "queue_state"));
+        CPPUNIT_ASSERT_MESSAGE("waited its half second", took >= 450ms && took < 5s);
+        // A break ends the job: the wait answers.
+        auto waiting =
+            std::async(std::launch::async, [&] { return c.request("GET", job + "?wait=20"); });
+        CPPUNIT_ASSERT(waiting.wait_for(500ms) == std::future_status::timeout);
+        r = c.request("PUT", job, "{\"queue_state\": \"broken\"}");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        CPPUNIT_ASSERT(waiting.wait_for(5s) == std::future_status::ready);
+        CPPUNIT_ASSERT_EQUAL(std::string("broken"), str(waiting.get().object(), "queue_state"));
+        // A server that stops answers its waits at once instead of holding its stop.
+        const std::int64_t other = c.submit("hold", "{\"gate\": \"" + gate + "-2\"}");
+        CPPUNIT_ASSERT(
+            waitUntil([&] { return countTasks(c, other, "hold", "running") == 1; }, 20s));
+        waiting = std::async(std::launch::async, [&] {
+            return c.request("GET", "/jobs/" + std::to_string(other) + "?wait=25");
+        });
+        CPPUNIT_ASSERT(waiting.wait_for(500ms) == std::future_status::timeout);
+        asked = std::chrono::steady_clock::now();
+        c.stopServer();
+        took = std::chrono::steady_clock::now() - asked;
+        CPPUNIT_ASSERT(waiting.wait_for(1s) == std::future_status::ready);
+        r = waiting.get();
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 200, r.status);
+        CPPUNIT_ASSERT_EQUAL(std::string("started"), str(r.object(), "queue_state"));
+        CPPUNIT_ASSERT_MESSAGE("stopped without waiting for the wait", took < 10s);
+    }
+
+    void testWaitRefusesBadValues() {
+        Cluster c;
+        c.startServer();
+        const std::int64_t id = c.submit("noop");
+        for (const std::string bad : {"-1", "31", "abc", "nan", "inf", ""}) {
+            HttpResult r = c.request("GET", "/jobs/" + std::to_string(id) + "?wait=" + bad);
+            CPPUNIT_ASSERT_EQUAL_MESSAGE(bad + ": " + r.body, 400, r.status);
+            CPPUNIT_ASSERT_MESSAGE(
+                r.body,
+                r.body.find("wait must be a number of seconds from 0 to 30") != std::string::npos);
+        }
+        // An unknown job is a 404 at once, waiting or not.
+        HttpResult r = c.request("GET", "/jobs/999999?wait=5");
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(r.body, 404, r.status);
     }
 
     void testRerun() {
