@@ -58,9 +58,12 @@ std::int64_t ApiClient::submit(const std::string& workflow, const std::string& p
     return obj->getValue<Poco::Int64>("id");
 }
 
-bool ApiClient::completed(std::int64_t id, bool* failed) {
+bool ApiClient::completed(std::int64_t id, bool* failed, int waitSec) {
     // A substring test, not a parse: the poll loop should cost the client as little as it can.
-    std::string text = request("GET", "/jobs/" + std::to_string(id), "");
+    std::string text = request(
+        "GET",
+        "/jobs/" + std::to_string(id) + (waitSec > 0 ? "?wait=" + std::to_string(waitSec) : ""),
+        "");
     bool done = text.find("\"queue_state\":\"completed\"") != std::string::npos;
     if (done && failed) *failed = text.find("\"failed\":true") != std::string::npos;
     return done;

@@ -27,7 +27,8 @@ public:
     std::int64_t submit(const std::string& workflow, const std::string& parametersJson);
     // GET /jobs/<id>: true when the job's queue_state is "completed" (failed or not);
     // `failed` tells which.
-    bool completed(std::int64_t id, bool* failed = nullptr);
+    // waitSec > 0: GET /jobs/<id>?wait=waitSec, which answers when the job ends.
+    bool completed(std::int64_t id, bool* failed = nullptr, int waitSec = 0);
     // GET /health: jobs.completed.
     std::int64_t completedCount();
     // Whether any of the caller's jobs is still queued or started (GET /jobs?state=0,1&limit=1:

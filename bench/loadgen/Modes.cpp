@@ -147,16 +147,19 @@ int runLatency(const Options& o) {
         auto t0 = Clock::now();
         std::int64_t id = api.submit(o.workflow, o.params);
         bool jobFailed = false;
-        while (!api.completed(id, &jobFailed)) {
+        while (!api.completed(id, &jobFailed, o.waitSec)) {
             ++polls;
             if (Clock::now() > deadline) break;
-            if (o.pollUs > 0) std::this_thread::sleep_for(std::chrono::microseconds(o.pollUs));
+            if (o.waitSec == 0 && o.pollUs > 0) {
+                std::this_thread::sleep_for(std::chrono::microseconds(o.pollUs));
+            }
         }
         if (i >= warmup) rt.add(msSince(t0));
         if (jobFailed) ++failed;
     }
     report("\"mode\":\"latency\",\"workflow\":" + quote(o.workflow) +
            ",\"n\":" + std::to_string(rt.count()) + ",\"poll_us\":" + std::to_string(o.pollUs) +
+           ",\"wait_s\":" + std::to_string(o.waitSec) +
            ",\"polls_per_job\":" + num(rt.count() ? double(polls) / double(o.n + warmup) : 0) +
            ",\"failed\":" + std::to_string(failed) + "," + rt.json());
     return failed == 0 && static_cast<long>(rt.count()) == o.n ? 0 : 1;

@@ -13,7 +13,8 @@ const char* kUsage =
     "  MODE: submit | e2e | latency | chord | get | drain (N ignored)\n"
     "  --host H (127.0.0.1)  --port P (8080)  --client C (bench)  --api-key K (bench-key)\n"
     "  --workflow W (bench-noop)  --params JSON ({}; for get: the path)\n"
-    "  --concurrency C (8)  --poll-us U (200)  --timeout S (300)  --repeat R (chord, 1)\n";
+    "  --concurrency C (8)  --poll-us U (200)  --timeout S (300)  --repeat R (chord, 1)\n"
+    "  --wait S (latency, 0: poll; else GET /jobs/<id>?wait=S, answered when the job ends)\n";
 
 }  // namespace
 
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
             o.concurrency = std::atoi(value.c_str());
         else if (flag == "--poll-us")
             o.pollUs = std::atoi(value.c_str());
+        else if (flag == "--wait")
+            o.waitSec = std::atoi(value.c_str());
         else if (flag == "--timeout")
             o.timeoutSec = std::atoi(value.c_str());
         else if (flag == "--repeat")
