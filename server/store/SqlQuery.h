@@ -181,10 +181,10 @@ public:
     void add(SqlQuery& query, const std::string& sql, const std::string& notFound = "");
     // Sends what was added and reads every result. Throws StoreError for the first statement
     // that failed (the transaction is then aborted, as after any failed statement).
-    // thenCommit: on PostgreSQL, COMMIT goes out in the same round trip, unless a statement
-    // added must change a row (its notFound is not empty: that is known only from its
-    // result, when COMMIT would have run already). Returns whether it committed; when it
-    // throws, whether it committed is not known.
+    // thenCommit: on PostgreSQL, COMMIT goes out in the same round trip; a statement that
+    // must change a row (its notFound is not empty) is then sent so that it fails when it
+    // changes none, and COMMIT does not run. Returns whether it committed; when it throws,
+    // whether it committed is not known.
     bool send(bool thenCommit = false);
 
     // Statements per pipeline: their results wait in the socket until all are sent.

@@ -36,6 +36,7 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testUnwrittenChangesAnswerWithinTheTransaction);
     CPPUNIT_TEST(testFailedBatchOfWritesLosesTheTransactionOnly);
     CPPUNIT_TEST(testFailedInsertsCommitNothing);
+    CPPUNIT_TEST(testAWriteThatFindsNoRowCommitsNothing);
     CPPUNIT_TEST(testJobsKeptWholeAnswerAsTheDatabaseDoes);
     CPPUNIT_TEST(testStageProbesFollowTheTransactionsWrites);
     CPPUNIT_TEST(testRowsCommittedHereAreNotReadAgain);
@@ -454,6 +455,58 @@ public:
             });
             store->transact(
                 [&](Tx& tx) { CPPUNIT_ASSERT(tx.findTask(kept.id)->state == TaskState::Running); });
+        });
+    }
+
+    // An UPDATE that must find its row goes out with COMMIT behind it on PostgreSQL, made to
+    // fail when it changes none: nothing of the transaction commits, the error is the
+    // NotFoundError, and the statements the pipeline skipped work in the next transaction.
+    void testAWriteThatFindsNoRowCommitsNothing() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            Task kept = makeTask(jobId);
+            addTask(*store, kept);
+            // A job the store knows (and on PostgreSQL keeps), deleted behind its back.
+            Job gone = makeJob("g");
+            gone.id = addJob(*store, gone);
+            store::SqlQuery(openConnection(url)->session())
+                .bind(gone.id)
+                .run("DELETE FROM jobs WHERE id = :id");
+            std::int64_t added = 0;
+            try {
+                store->transact([&](Tx& tx) {
+                    Job job = makeJob("d");
+                    added = tx.insertJob(job);
+                    // PostgreSQL answers from the rows it keeps; SQLite reads the table.
+                    auto seen = tx.findJob(gone.id);
+                    const bool postgres = url.rfind("postgresql", 0) == 0;
+                    CPPUNIT_ASSERT_EQUAL(postgres, seen.has_value());
+                    if (!seen) throw NotFoundError("job " + std::to_string(gone.id) + " not found");
+                    seen->priority = 1;
+                    tx.updateJob(*seen);             // the jobs' writes go first, then the tasks'
+                    Task t = *tx.findTask(kept.id);  // read: its write joins the pipeline
+                    t.state = TaskState::Running;
+                    tx.updateTask(t);
+                });
+                CPPUNIT_FAIL("no NotFoundError");
+            } catch (const NotFoundError& e) {
+                CPPUNIT_ASSERT_EQUAL("job " + std::to_string(gone.id) + " not found",
+                                     std::string(e.what()));
+            }
+            store->transact([&](Tx& tx) {
+                CPPUNIT_ASSERT(!tx.findJob(added));
+                CPPUNIT_ASSERT(tx.findTask(kept.id)->state == TaskState::Queued);
+            });
+            for (int i = 0; i < 3; ++i) {  // on whichever session the pool lends
+                store->transact([&](Tx& tx) {
+                    Task t = *tx.findTask(kept.id);
+                    t.attempt = i + 2;
+                    tx.updateTask(t);
+                });
+            }
+            store->transact(
+                [&](Tx& tx) { CPPUNIT_ASSERT_EQUAL(4, tx.findTask(kept.id)->attempt); });
         });
     }
 
