@@ -2,6 +2,7 @@
 
 #include <Poco/Delegate.h>
 #include <Poco/JSON/Object.h>
+#include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
 #include <Poco/Net/HTTPServerResponseImpl.h>
@@ -142,8 +143,10 @@ void ApiConnection::run() {
                     sendError(session, Poco::Net::HTTPResponse::HTTP_NOT_IMPLEMENTED,
                               "no handler for this request");
                 }
-            } catch (const Poco::Exception&) {
-                // The handlers answer their own errors; this is a fault past them.
+            } catch (const Poco::Exception& e) {
+                // The handlers answer their own errors: this is a fault past them, or the
+                // client is gone. Either way the connection ends here.
+                Poco::Logger::get("http").error("request failed: %s", e.displayText());
                 if (!response.sent()) {
                     try {
                         sendError(session, Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR,
@@ -151,7 +154,7 @@ void ApiConnection::run() {
                     } catch (...) {
                     }
                 }
-                throw;
+                return;
             }
         } catch (const Poco::Net::NoMessageException&) {
             break;  // the client closed the connection between requests
