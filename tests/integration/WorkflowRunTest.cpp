@@ -43,6 +43,13 @@ void expectCountsAsStored(Cluster& c) {
     CPPUNIT_ASSERT(same);
 }
 
+// A job whose one task runs until `gate` exists: submitted, and running when this returns.
+std::int64_t runningHold(Cluster& c, const std::string& gate) {
+    const std::int64_t id = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
+    CPPUNIT_ASSERT(waitUntil([&] { return countTasks(c, id, "hold", "running") == 1; }, 20s));
+    return id;
+}
+
 void startOneWorker(Cluster& c, int slots = 4) {
     c.startServer();
     c.startWorker("w", "work", slots);
@@ -224,8 +231,7 @@ public:
         Cluster c;
         startOneWorker(c);
         const std::string gate = c.dir().file("gate");
-        const std::int64_t id = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
-        CPPUNIT_ASSERT(waitUntil([&] { return countTasks(c, id, "hold", "running") == 1; }, 20s));
+        const std::int64_t id = runningHold(c, gate);
         const std::string path = "/jobs/" + std::to_string(id) + "?wait=20";
         const auto asked = std::chrono::steady_clock::now();
         auto waiting = std::async(std::launch::async, [&] { return c.request("GET", path); });
@@ -259,8 +265,7 @@ public:
         Cluster c;
         startOneWorker(c);
         const std::string gate = c.dir().file("gate");
-        const std::int64_t id = c.submit("hold", "{\"gate\": \"" + gate + "\"}");
-        CPPUNIT_ASSERT(waitUntil([&] { return countTasks(c, id, "hold", "running") == 1; }, 20s));
+        const std::int64_t id = runningHold(c, gate);
         const std::string job = "/jobs/" + std::to_string(id);
         // The deadline: the job as it is then.
         auto asked = std::chrono::steady_clock::now();
@@ -278,9 +283,7 @@ public:
         CPPUNIT_ASSERT(waiting.wait_for(5s) == std::future_status::ready);
         CPPUNIT_ASSERT_EQUAL(std::string("broken"), str(waiting.get().object(), "queue_state"));
         // A server that stops answers its waits at once instead of holding its stop.
-        const std::int64_t other = c.submit("hold", "{\"gate\": \"" + gate + "-2\"}");
-        CPPUNIT_ASSERT(
-            waitUntil([&] { return countTasks(c, other, "hold", "running") == 1; }, 20s));
+        const std::int64_t other = runningHold(c, gate + "-2");
         waiting = std::async(std::launch::async, [&] {
             return c.request("GET", "/jobs/" + std::to_string(other) + "?wait=25");
         });
