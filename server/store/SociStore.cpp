@@ -448,8 +448,7 @@ StateCounts SociStore::stateCounts() {
     Kept<StateCounts>& kept = _counts.states;
     if (auto counts = kept.value()) return *counts;
     const auto ticket = kept.beforeRead();
-    StateCounts counts;
-    read([&](Tx& tx) { counts = tx.countStates(); });
+    const StateCounts counts = Store::stateCounts();  // read from the tables
     const StateCounts none;
     kept.committed(none, kept.committing(none), counts, ticket);
     return counts;
