@@ -30,6 +30,20 @@ public:
     int bytesBuffered() const { return buffered(); }
 };
 
+using Clock = std::chrono::steady_clock;
+
+// Whether `fd` has something to read (data, end of file or an error) before `deadline`.
+bool readableBy(int fd, Clock::time_point deadline) {
+    pollfd p{fd, POLLIN, 0};
+    while (true) {
+        const auto left =
+            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+        const int n = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left)));
+        if (n > 0) return true;
+        if (n == 0 || errno != EINTR) return false;
+    }
+}
+
 // Bytes of a refused request read and dropped after the answer, at most, and for how long.
 constexpr int kDrainBytes = 1 << 20;
 constexpr int kDrainMs = 1000;
@@ -59,15 +73,11 @@ void sendError(Session& session, Poco::Net::HTTPResponse::HTTPStatus status,
     session.setKeepAlive(false);
     Poco::Net::StreamSocket& socket = session.socket();
     socket.shutdownSend();
-    pollfd fd{socket.impl()->sockfd(), POLLIN, 0};
+    const int fd = socket.impl()->sockfd();
     char buffer[8192];
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(kDrainMs);
-    for (int dropped = 0; dropped < kDrainBytes;) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                              deadline - std::chrono::steady_clock::now())
-                              .count();
-        if (left <= 0 || ::poll(&fd, 1, static_cast<int>(left)) <= 0) break;
-        const ssize_t n = ::recv(fd.fd, buffer, sizeof buffer, 0);
+    const auto deadline = Clock::now() + std::chrono::milliseconds(kDrainMs);
+    for (int dropped = 0; dropped < kDrainBytes && readableBy(fd, deadline);) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
         if (n <= 0) break;  // the client has read the answer and closed
         dropped += static_cast<int>(n);
     }
@@ -94,18 +104,10 @@ ApiConnection::~ApiConnection() {
 }
 
 bool ApiConnection::readable(int bufferedBytes, const Poco::Timespan& timeout) {
-    if (bufferedBytes > 0) return true;
-    using Clock = std::chrono::steady_clock;
-    const auto deadline = Clock::now() + std::chrono::microseconds(timeout.totalMicroseconds());
-    pollfd fd{socket().impl()->sockfd(), POLLIN, 0};
-    while (true) {
-        const auto left =
-            std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-        const int n = ::poll(&fd, 1, static_cast<int>(std::max<long long>(0, left)));
-        if (n > 0) return true;  // data, end of file or an error: the read that follows tells
-        if (n == 0) return false;
-        if (errno != EINTR) return false;
-    }
+    // Data, end of file or an error: the read that follows tells.
+    return bufferedBytes > 0 ||
+           readableBy(socket().impl()->sockfd(),
+                      Clock::now() + std::chrono::microseconds(timeout.totalMicroseconds()));
 }
 
 void ApiConnection::run() {

@@ -5,7 +5,7 @@ namespace te {
 void JobWaits::ended(const std::vector<std::int64_t>& jobIds) {
     // A request that registers after this read re-reads the job, and sees this end: the
     // commit was done before this call.
-    if (_anyWaiting.load() == 0) return;
+    if (_waiting.load() == 0) return;
     bool woke = false;
     {
         std::lock_guard<std::mutex> lock(_mutex);
@@ -32,7 +32,6 @@ JobWaits::Waiter::Waiter(JobWaits& waits, std::int64_t jobId) : _waits(waits), _
     if (_waits._stopping || _waits._waiting >= _waits._maxWaiting) return;
     _registered = true;
     ++_waits._waiting;
-    _waits._anyWaiting.store(_waits._waiting);
     Entry& entry = _waits._jobs[_jobId];
     ++entry.waiters;
     _endsSeen = entry.ends;
@@ -42,7 +41,6 @@ JobWaits::Waiter::~Waiter() {
     if (!_registered) return;
     std::lock_guard<std::mutex> lock(_waits._mutex);
     --_waits._waiting;
-    _waits._anyWaiting.store(_waits._waiting);
     auto it = _waits._jobs.find(_jobId);
     if (it != _waits._jobs.end() && --it->second.waiters == 0) _waits._jobs.erase(it);
 }

@@ -54,9 +54,9 @@ private:
     std::mutex _mutex;
     std::condition_variable _changed;
     std::unordered_map<std::int64_t, Entry> _jobs;  // guarded by _mutex
-    int _waiting = 0;                               // guarded by _mutex
     bool _stopping = false;                         // guarded by _mutex
-    std::atomic<int> _anyWaiting{0};                // _waiting, readable without the mutex
+    // Requests waiting: changed under _mutex, read without it by ended().
+    std::atomic<int> _waiting{0};
 };
 
 }  // namespace te

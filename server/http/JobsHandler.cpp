@@ -13,6 +13,7 @@
 #include "server/http/JobUpdateParser.h"
 #include "server/http/JsonViews.h"
 #include "server/http/SubmissionParser.h"
+#include "shared/model/Job.h"
 
 namespace te {
 namespace {
@@ -26,8 +27,6 @@ Poco::JSON::Object::Ptr accepted(std::int64_t id) {
 
 // GET /jobs/<id>?wait=S waits this long at most.
 constexpr double kMaxWaitSeconds = 30;
-
-bool ended(JobState state) { return state == JobState::Completed || state == JobState::Broken; }
 
 // ?wait=S, in milliseconds; 0 when absent. Other query parameters are ignored, as before.
 std::chrono::milliseconds waitParameter(const std::map<std::string, std::string>& query) {
@@ -140,7 +139,7 @@ void JobsHandler::show(Poco::Net::HTTPServerRequest& request,
     std::optional<JobWaits::Waiter> waiter;
     if (wait.count() > 0) waiter.emplace(_context.waits, _route.jobId);
     JobView view = _context.engine.getJob(client, _route.jobId);
-    if (waiter && waiter->registered() && !ended(view.job.state)) {
+    if (waiter && waiter->registered() && !isTerminal(view.job.state)) {
         waiter->waitUntil(deadline);
         view = _context.engine.getJob(client, _route.jobId);
     }
