@@ -13,8 +13,10 @@ namespace te {
 namespace {
 
 void sendReport(zmq::socket_t& push, long long taskId, const char* type, const std::string& body) {
-    std::array<zmq::const_buffer, 3> frames = {zmq::buffer(std::to_string(taskId)),
-                                               zmq::buffer(std::string_view(type)),
+    // Named, not a temporary in the initializer: a buffer only points at its bytes, and a
+    // temporary string would be gone before send_multipart reads them.
+    const std::string id = std::to_string(taskId);
+    std::array<zmq::const_buffer, 3> frames = {zmq::buffer(id), zmq::buffer(std::string_view(type)),
                                                zmq::buffer(body)};
     zmq::send_multipart(push, frames);
 }
