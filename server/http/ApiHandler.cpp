@@ -45,7 +45,8 @@ std::string ApiHandler::authenticate(const Poco::Net::HTTPServerRequest& request
 
 std::string ApiHandler::authenticate(const std::string& client,
                                      const Poco::Net::HTTPServerRequest& request) const {
-    const std::string& key = request.get("api-key", "");
+    // A copy: get() returns its default by reference, here a temporary gone after this line.
+    const std::string key = request.get("api-key", "");
     if (client.empty() || key.empty() || !_context.authenticator.verify(client, key)) {
         throw HttpError(401, kAuthFailed);
     }
