@@ -213,11 +213,14 @@ public:
                 store::applyMigrations(old, db->dialect(), 1);
                 CPPUNIT_ASSERT_EQUAL(1, store::appliedSchemaVersion(old));
                 // What a version-1 server wrote: ids from the table's own sequence.
+                // soci::use binds by reference and runs the statement when the expression ends,
+                // after its temporaries are gone: every bound value is a named variable.
                 auto job = [&](const std::string& client, JobState state, TimeMs runAt) {
+                    const int stateValue = static_cast<int>(state);
                     old << "INSERT INTO jobs (client, workflow, parameters, headers, context,"
                            " queue_state, stage, created_at, updated_at, run_at)"
                            " VALUES (:c, 'transcode', '{}', '{}', '{}', :s, 0, 1000, 1000, :r)",
-                        soci::use(client), soci::use(static_cast<int>(state)), soci::use(runAt);
+                        soci::use(client), soci::use(stateValue), soci::use(runAt);
                     std::int64_t id = 0;
                     old << "SELECT id FROM jobs WHERE client = :c", soci::use(client),
                         soci::into(id);
@@ -228,13 +231,15 @@ public:
                 scheduled = job("scheduled", JobState::Scheduled, 5000);
                 for (TaskState state :
                      {TaskState::Queued, TaskState::Running, TaskState::Completed}) {
+                    const int stateValue = static_cast<int>(state);
+                    const std::string worker = state == TaskState::Queued ? "" : "w1";
+                    const TimeMs leaseUntil = state == TaskState::Running ? 2000 : 0;
                     old << "INSERT INTO tasks (job_id, name, state, queue, worker, lease_until,"
                            " command, args, env, inputs, created_at)"
                            " VALUES (:j, 'encode', :s, 'work', :w, :l, '/bin/true', '[]', '{}',"
                            " '{}', 1000)",
-                        soci::use(started), soci::use(static_cast<int>(state)),
-                        soci::use(std::string(state == TaskState::Queued ? "" : "w1")),
-                        soci::use(TimeMs(state == TaskState::Running ? 2000 : 0));
+                        soci::use(started), soci::use(stateValue), soci::use(worker),
+                        soci::use(leaseUntil);
                 }
                 old << "INSERT INTO logs (job_id, progname, message, created_at)"
                        " VALUES (:j, 'api', 'old entry', 1000)",
