@@ -142,7 +142,9 @@ void Cluster::startServerProcess(bool waitUntilServing) {
             }
         },
         std::chrono::seconds(20));
-    CPPUNIT_ASSERT_MESSAGE("taskengine-server did not answer on its port", up);
+    CPPUNIT_ASSERT_MESSAGE("taskengine-server did not answer on its port; sockets on its ports:\n" +
+                               socketsOnPort(_httpPort) + socketsOnPort(_dispatchPort),
+                           up);
 }
 
 void Cluster::killServerProcess() {

@@ -6,8 +6,13 @@
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Path.h>
 #include <Poco/TemporaryFile.h>
+#include <fcntl.h>
 #include <glob.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -45,6 +50,27 @@ int ephemeralLow() {
     return 32768;  // Linux's default
 }
 
+// A port this process picked stays its own until it exits: another test program running
+// beside it (ctest -j) skips it even while nothing listens on it, as between a server's kill
+// and its restart on the same ports, when a plain bind check would hand it out again. The
+// lock goes with the process, kill -9 included; the files stay, empty, for the next run.
+bool reserve(int port) {
+    static const std::string dir = [] {
+        std::string d = "/tmp/taskengine-test-ports";
+        ::mkdir(d.c_str(), 0777);
+        ::chmod(d.c_str(), 01777);  // tests may run as different users on one machine
+        return d;
+    }();
+    const std::string file = dir + "/" + std::to_string(port);
+    const int fd = ::open(file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return true;  // no folder to lock in: the bind check alone, as before
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return false;
+    }
+    return true;  // the descriptor stays open, and locked, for the life of the process
+}
+
 bool binds(int port) {
     try {
         // Without SO_REUSEPORT, which POCO's usual bind sets: with it, this bind would succeed
@@ -75,13 +101,34 @@ int freePort() {
         std::uniform_int_distribution<int> pick(kLowest, high - 1);
         for (int attempt = 0; attempt < 100; ++attempt) {
             int port = pick(random);
-            if (binds(port)) return port;
+            if (binds(port) && reserve(port)) return port;
         }
     }
     Poco::Net::ServerSocket socket(Poco::Net::SocketAddress("127.0.0.1", 0));
     int port = socket.address().port();
     socket.close();
     return port;
+}
+
+std::string socketsOnPort(int port) {
+    // /proc/net/tcp rather than ss(8): the local address is "0100007F:3E9C" (hex port), the
+    // state 0A is LISTEN and 06 TIME_WAIT; the inode leads to the owner through /proc/*/fd.
+    char hexPort[8];
+    std::snprintf(hexPort, sizeof hexPort, ":%04X", port);
+    std::string found;
+    for (const char* table : {"/proc/net/tcp", "/proc/net/tcp6"}) {
+        std::ifstream in(table);
+        std::string line;
+        while (std::getline(in, line)) {
+            std::istringstream fields(line);
+            std::string slot, local, remote, state;
+            fields >> slot >> local >> remote >> state;
+            if (local.size() > 5 && local.compare(local.size() - 5, 5, hexPort) == 0) {
+                found += std::string(table) + ": " + line + "\n";
+            }
+        }
+    }
+    return found.empty() ? "no socket on port " + std::to_string(port) + "\n" : found;
 }
 
 bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {

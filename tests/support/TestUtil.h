@@ -28,6 +28,9 @@ private:
 // A TCP port on 127.0.0.1 that is free now, chosen below the kernel's ephemeral range so
 // that no outgoing connection takes it before the test binds it.
 int freePort();
+// The TCP sockets on a local port, one line each from /proc/net/tcp{,6}: for a test's message
+// when a server cannot bind it.
+std::string socketsOnPort(int port);
 
 // Polls pred every 10 ms until it is true or the timeout passes; returns pred's last value.
 bool waitUntil(const std::function<bool()>& pred, std::chrono::milliseconds timeout);
