@@ -1,7 +1,6 @@
 #include "server/http/ApiConnection.h"
 
 #include <Poco/Delegate.h>
-#include <Poco/JSON/Object.h>
 #include <Poco/Logger.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPServerRequestImpl.h>
@@ -18,7 +17,6 @@
 #include <memory>
 
 #include "server/http/JsonResponse.h"
-#include "shared/util/Json.h"
 
 namespace te {
 namespace {
@@ -53,9 +51,7 @@ constexpr int kDrainMs = 1000;
 // socket closed with unread input sends a reset, and the client would lose the answer.
 void sendError(Session& session, Poco::Net::HTTPResponse::HTTPStatus status,
                const std::string& message) {
-    Poco::JSON::Object::Ptr body = new Poco::JSON::Object;
-    body->set("error", message);
-    const std::string text = json::stringify(body);
+    const std::string text = JsonResponse::errorText(message);
     {
         // Not JsonResponse::send: sendBuffer leaves out the body of a response that has no
         // request (here the request could not be read), and holds the header back until the

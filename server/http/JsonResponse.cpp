@@ -8,7 +8,11 @@ namespace te {
 
 void JsonResponse::send(Poco::Net::HTTPServerResponse& response, int status,
                         const Poco::Dynamic::Var& body) {
-    std::string text = json::stringify(body);
+    sendText(response, status, json::stringify(body));
+}
+
+void JsonResponse::sendText(Poco::Net::HTTPServerResponse& response, int status,
+                            const std::string& text) {
     // setStatus alone would leave the reason phrase "OK" on an error.
     response.setStatusAndReason(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(status));
     response.setContentType("application/json");
@@ -18,10 +22,14 @@ void JsonResponse::send(Poco::Net::HTTPServerResponse& response, int status,
 
 void JsonResponse::sendError(Poco::Net::HTTPServerResponse& response, int status,
                              const std::string& message, long long idOrZero) {
+    sendText(response, status, errorText(message, idOrZero));
+}
+
+std::string JsonResponse::errorText(const std::string& message, long long idOrZero) {
     Poco::JSON::Object::Ptr body = new Poco::JSON::Object(Poco::JSON_PRESERVE_KEY_ORDER);
     if (idOrZero != 0) body->set("id", static_cast<Poco::Int64>(idOrZero));
     body->set("error", message);
-    send(response, status, body);
+    return json::stringify(body);
 }
 
 std::string JsonResponse::printable(const std::string& text) {
