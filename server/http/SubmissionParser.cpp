@@ -42,7 +42,10 @@ Submission SubmissionParser::parse(const Poco::JSON::Object::Ptr& body, const st
     std::optional<std::string> workflow = fields.string("workflow");
     if (!workflow || workflow->empty()) throw ValidationError("job.workflow is required");
     s.workflow = *workflow;
-    s.parameters = top.object("parameters").value_or(new Poco::JSON::Object);
+    // Not value_or(new Object): its argument is made even when unused, and a raw pointer
+    // that no Ptr takes is never freed (one object leaked per job with parameters).
+    std::optional<Poco::JSON::Object::Ptr> parameters = top.object("parameters");
+    s.parameters = parameters ? *parameters : Poco::JSON::Object::Ptr(new Poco::JSON::Object);
     // content_id becomes a column (for ?search=): it must be text the database can hold.
     Poco::Dynamic::Var contentId = s.parameters->get("content_id");
     if (contentId.isString() && contentId.extract<std::string>().find('\0') != std::string::npos) {
