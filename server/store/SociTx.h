@@ -144,6 +144,7 @@ public:
                                     const std::vector<TaskState>& states) override;
     std::vector<Task> undeliveredTargeted(TimeMs before, int limit) override;
     std::map<std::string, QueueCounts> taskCountsByQueue() override;
+    std::optional<std::int64_t> queuedTasks(const std::string& queue) override;
     StateCounts countStates() override;
 
     void appendLog(LogEntry& entry) override;

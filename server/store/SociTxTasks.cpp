@@ -668,6 +668,20 @@ std::array<std::int64_t, StateCounts::kTaskStates> SociTx::countTasksByState() {
     return counts;
 }
 
+std::optional<std::int64_t> SociTx::queuedTasks(const std::string& queue) {
+    if (!_states) return std::nullopt;
+    const auto change = stateChangeIfKnown();
+    if (!change) return std::nullopt;
+    const auto kept = _states->value();
+    if (!kept) return std::nullopt;
+    std::int64_t queued = 0;
+    for (const StateCounts* counts : {&*kept, &*change}) {
+        auto it = counts->queues.find(queue);
+        if (it != counts->queues.end()) queued += it->second.pending;
+    }
+    return queued;
+}
+
 StateCounts SociTx::countStates() {
     StateCounts counts;
     for (const auto& [state, count] : countJobsByState()) {

@@ -134,6 +134,14 @@ public:
     // Queued targeted tasks (targetWorker set) created before `before`: the broadcast timeout.
     virtual std::vector<Task> undeliveredTargeted(TimeMs before, int limit) = 0;
     virtual std::map<std::string, QueueCounts> taskCountsByQueue() = 0;
+    // The queued tasks of `queue` (QueueCounts::pending) as this transaction would commit
+    // them, when that is known without a query: the count kept since the last commit plus
+    // this transaction's change. Unknown (nullopt) by default, and whenever the store does
+    // not keep the count or this transaction changed a row it had not read.
+    virtual std::optional<std::int64_t> queuedTasks(const std::string& queue) {
+        (void)queue;
+        return std::nullopt;
+    }
     // Every count of StateCounts, from the tables.
     virtual StateCounts countStates() = 0;
 
