@@ -18,14 +18,23 @@ struct EngineImpl::Effects {
     std::vector<std::int64_t> recall;
     // Jobs that became completed or broken: requests waiting for them answer (GET ?wait=).
     std::vector<std::int64_t> ended;
+    // Queued tasks this transaction made (plan()): announced as tasksReady after the commit,
+    // unless an offer took them or the transaction's own claim saw them.
+    std::vector<Task> planned;
+    // Tasks inserted assigned to offered slots (takeOffers): sent after the commit.
+    std::vector<OfferedTask> offered;
 
     // What both decided (admission has run for each, so slotFreed and jobQueued are spent).
+    bool anyReady() const { return tasksReady || !planned.empty(); }
+
     void merge(const Effects& other) {
         tasksReady |= other.tasksReady;
         callbacksReady |= other.callbacksReady;
         cancel.insert(cancel.end(), other.cancel.begin(), other.cancel.end());
         recall.insert(recall.end(), other.recall.begin(), other.recall.end());
         ended.insert(ended.end(), other.ended.begin(), other.ended.end());
+        planned.insert(planned.end(), other.planned.begin(), other.planned.end());
+        offered.insert(offered.end(), other.offered.begin(), other.offered.end());
     }
 };
 

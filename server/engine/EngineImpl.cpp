@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <map>
+#include <set>
 
 #include "server/engine/EngineEffects.h"
 #include "shared/Errors.h"
@@ -65,13 +67,15 @@ void EngineImpl::announce(const Effects& fx) {
         }
         announce(more);
     }
+    // Before any cancel or recall of the same tasks, which would find them nowhere.
+    if (!fx.offered.empty() && _hooks.tasksOffered) _hooks.tasksOffered(fx.offered);
     for (std::int64_t id : fx.cancel) {
         if (_hooks.cancelTask) _hooks.cancelTask(id);
     }
     for (std::int64_t id : fx.recall) {
         if (_hooks.recallTask) _hooks.recallTask(id);
     }
-    if (fx.tasksReady && _hooks.tasksReady) _hooks.tasksReady();
+    if (fx.anyReady() && _hooks.tasksReady) _hooks.tasksReady();
     if (fx.callbacksReady && _hooks.callbacksReady) _hooks.callbacksReady();
     if (!fx.ended.empty() && _hooks.jobsEnded) _hooks.jobsEnded(fx.ended);
 }
@@ -227,19 +231,30 @@ void EngineImpl::storeBatch(const std::vector<PendingWrite*>& batch, Effects& fx
     std::lock_guard<std::recursive_mutex> lock(_mutex);
     auto store = [&](const std::vector<PendingWrite*>& writes, Effects& out) {
         bool claimed = false;
-        _store.transact([&](Tx& tx) {
-            out = Effects{};
-            for (PendingWrite* p : writes) p->apply(tx, out);
-            if (out.slotFreed || out.jobQueued) admitTx(tx, out);
-            // The dispatcher claims last: it then sees the tasks of every job admitted above.
-            const bool ready = out.tasksReady;
-            for (PendingWrite* p : writes) {
-                if (!p->thenInTx) continue;
-                p->thenInTx(tx, ready);
-                claimed = true;
-            }
-        });
-        if (claimed) out.tasksReady = false;  // the claim has seen them
+        try {
+            _store.transact([&](Tx& tx) {
+                returnOffers(out);  // taken by an attempt that was rolled back
+                out = Effects{};
+                for (PendingWrite* p : writes) p->apply(tx, out);
+                if (out.slotFreed || out.jobQueued) admitTx(tx, out);
+                takeOffers(tx, out);
+                // The dispatcher claims last: it then sees the tasks of every job admitted
+                // above.
+                const bool ready = out.anyReady();
+                for (PendingWrite* p : writes) {
+                    if (!p->thenInTx) continue;
+                    p->thenInTx(tx, ready);
+                    claimed = true;
+                }
+            });
+        } catch (...) {
+            returnOffers(out);
+            throw;
+        }
+        if (claimed) {
+            out.tasksReady = false;  // the claim has seen them
+            out.planned.clear();
+        }
     };
     try {
         store(batch, fx);
@@ -264,6 +279,57 @@ void EngineImpl::storeBatch(const std::vector<PendingWrite*>& batch, Effects& fx
             p->error = std::current_exception();
         }
     }
+}
+
+void EngineImpl::takeOffers(Tx& tx, Effects& fx) {
+    if (fx.planned.empty() || !_hooks.takeOffer) return;
+    // Most urgent first, as a claim would pick them.
+    std::stable_sort(fx.planned.begin(), fx.planned.end(), [](const Task& a, const Task& b) {
+        return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+    });
+    std::map<std::string, std::int64_t> plannedByQueue;
+    for (const Task& t : fx.planned) ++plannedByQueue[t.queue];
+    // Per queue, decided at its first task: offers are taken only where every queued task
+    // is one of this transaction's own, so a new task never passes older ones (ready, or
+    // waiting out a retry delay) to a free slot. Closed, too, once its offers run out.
+    std::map<std::string, bool> open;
+    const TimeMs now = nowMs();
+    std::vector<Task> left;
+    for (Task& planned : fx.planned) {
+        const std::string& queue = planned.queue;
+        auto decided = open.find(queue);
+        if (decided == open.end()) {
+            const auto queued = tx.queuedTasks(queue);
+            decided = open.emplace(queue, queued && *queued == plannedByQueue[queue]).first;
+        }
+        if (!decided->second) {
+            left.push_back(std::move(planned));
+            continue;
+        }
+        // The row as this transaction left it: a later write of the batch may have stopped it.
+        auto task = tx.findTask(planned.id);
+        if (!task || task->state != TaskState::Queued) continue;
+        std::optional<WorkerOffer> offer;
+        if (task->notBefore <= now) offer = _hooks.takeOffer(queue, task->targetWorker);
+        if (!offer) {
+            if (task->targetWorker.empty()) decided->second = false;
+            left.push_back(std::move(*task));
+            continue;
+        }
+        task->state = TaskState::Assigned;
+        task->worker = offer->worker;
+        task->leaseUntil = now + static_cast<TimeMs>(_config.dispatch.leaseMs);
+        tx.updateTask(*task);
+        fx.offered.push_back({std::move(*offer), std::move(*task)});
+    }
+    fx.planned.swap(left);
+}
+
+void EngineImpl::returnOffers(Effects& fx) {
+    if (_hooks.returnOffer) {
+        for (const OfferedTask& o : fx.offered) _hooks.returnOffer(o.offer);
+    }
+    fx.offered.clear();
 }
 
 std::int64_t EngineImpl::insertSubmission(Tx& tx, Job& job, const std::string& requestLog) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct WorkerSnapshot {
     std::vector<std::string> queues;
     int slots = 0;
     int running = 0;
+    int offered = 0;  // slots offered to new tasks (Dispatcher::takeOffer), taken or not
 };
 
 // One message of the worker protocol, as the dispatcher hands it to the engine.
@@ -43,6 +45,19 @@ struct WorkerEvent {
     TimeMs leaseUntil = 0;               // Running
 };
 
+// A free slot of an idle worker, which the dispatcher offers to the engine's transactions
+// (Hooks::takeOffer).
+struct WorkerOffer {
+    std::string routingId;
+    std::string worker;
+};
+
+// A task a transaction inserted already assigned to an offered slot: sent after the commit.
+struct OfferedTask {
+    WorkerOffer offer;
+    Task task;
+};
+
 // The engine. Every state change runs under _mutex and inside one store transaction; what
 // the transaction decided (tasks to cancel, callbacks to send, tasks to dispatch) is announced
 // through the hooks only after it committed.
@@ -56,6 +71,16 @@ public:
         std::function<void(const std::vector<std::int64_t>&)> jobsEnded;  // completed, broken
         std::function<std::vector<WorkerSnapshot>()> liveWorkers;         // dispatcher registry
         std::function<std::map<std::string, QueueStats>()> extraQueues;   // scheduler, callback
+        // Offers: a group commit that makes a task for a queue with nothing else waiting
+        // takes an idle worker's slot, if one is offered for that queue (and for the task's
+        // target worker, if it names one), and inserts the task already assigned to it, with
+        // its lease. After the commit it goes to the dispatcher, which sends it: a job alone
+        // then waits for no claim between its commit and its worker.
+        std::function<std::optional<WorkerOffer>(const std::string& queue,
+                                                 const std::string& targetWorker)>
+            takeOffer;
+        std::function<void(const WorkerOffer&)> returnOffer;  // its transaction did not commit
+        std::function<void(std::vector<OfferedTask>)> tasksOffered;  // committed: send them
     };
 
     EngineImpl(Store& store, std::shared_ptr<const WorkflowSet> workflows,
@@ -120,7 +145,13 @@ private:
     Task makeTask(const Job& job, int stage, const TaskClass& cls, TaskKind kind,
                   const Poco::JSON::Object::Ptr& element);
     // Inserts a task made by makeTask; one that failed at birth is logged and called back.
+    // A queued one is announced after the commit (Effects::planned), unless an offer takes it.
     void plan(Tx& tx, Effects& fx, const Job& job, Task& task);
+    // Near the end of a transaction: assigns planned tasks to offered slots (Hooks::
+    // takeOffer), most urgent first, in the queues where nothing older waits.
+    void takeOffers(Tx& tx, Effects& fx);
+    // The transaction that took fx's offers did not commit: they go back to the dispatcher.
+    void returnOffers(Effects& fx);
     std::int64_t insertSubmission(Tx& tx, Job& job, const std::string& requestLog);
     void admitLocked(Effects& fx);
     void admitTx(Tx& tx, Effects& fx);  // admission inside the caller's transaction

@@ -85,6 +85,7 @@ Task EngineImpl::makeTask(const Job& job, int stage, const TaskClass& cls, TaskK
 
 void EngineImpl::plan(Tx& tx, Effects& fx, const Job& job, Task& task) {
     tx.insertTask(task);
+    if (task.state == TaskState::Queued) fx.planned.push_back(task);
     if (task.state != TaskState::Failed) return;
     log(tx, job, task.id, Severity::Error, "controller",
         "'" + task.name + "' failed: " + task.message);
@@ -159,7 +160,6 @@ void EngineImpl::startStage(Tx& tx, Effects& fx, Job& job, int index) {
             ++created;
         }
     }
-    if (created > 0) fx.tasksReady = true;
     // Nothing to wait for when the stage has no task; a task that failed at birth may end it.
     if (created == 0 || bornFailed) advance(tx, fx, job);
 }

@@ -201,7 +201,6 @@ void EngineImpl::onDone(Tx& tx, Effects& fx, const WorkerEvent& e) {
         log(tx, *job, taskId, n ? Severity::Info : Severity::Warn, "controller",
             "spawned " + std::to_string(n) + " '" + cls.key + "' task(s)" +
                 (spawn ? "" : " (the spawn task wrote no spawn.json)"));
-        if (n) fx.tasksReady = true;
     }
 
     advance(tx, fx, *job);
