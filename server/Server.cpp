@@ -58,6 +58,13 @@ void Server::start() {
     hooks.tasksReady = [dispatcher] { dispatcher->wake(); };
     hooks.cancelTask = [dispatcher](std::int64_t id) { dispatcher->cancel(id); };
     hooks.recallTask = [dispatcher](std::int64_t id) { dispatcher->recall(id); };
+    hooks.takeOffer = [dispatcher](const std::string& queue, const std::string& target) {
+        return dispatcher->takeOffer(queue, target);
+    };
+    hooks.returnOffer = [dispatcher](const WorkerOffer& offer) { dispatcher->returnOffer(offer); };
+    hooks.tasksOffered = [dispatcher](std::vector<OfferedTask> tasks) {
+        dispatcher->sendOffered(std::move(tasks));
+    };
     hooks.callbacksReady = [callbacks] { callbacks->wake(); };
     // A waiting request holds an HTTP thread: half of them at most wait.
     auto waits = std::make_shared<JobWaits>(std::max(1, s.config.http.threads / 2));

@@ -78,7 +78,8 @@ struct WorkerInfo {
 struct Command {
     // Stored: a lane has finished the batch it was given (Lane::stored); `id` is the lane.
     // Early: a claim of the batch is ready before the rest (Lane::early); `id` is the lane.
-    enum Kind { Wake, Cancel, Recall, Stored, Early } kind;
+    // Offered: tasks committed assigned to offered slots wait in State::offered.
+    enum Kind { Wake, Cancel, Recall, Stored, Early, Offered } kind;
     std::int64_t id = 0;  // the task of a Cancel or a Recall
 };
 
@@ -102,6 +103,7 @@ struct Dispatcher::State {
     // Commands from other threads; the PUSH socket is shared under `commandsMutex`.
     std::mutex commandsMutex;
     std::deque<Command> commands;
+    std::vector<OfferedTask> offered;  // for Command::Offered; guarded by commandsMutex
     std::unique_ptr<zmq::socket_t> push;
     std::unique_ptr<zmq::socket_t> pull;  // the dispatcher thread's end
 
@@ -116,6 +118,28 @@ struct Dispatcher::State {
 
     mutable std::mutex snapshotMutex;
     std::vector<WorkerSnapshot> snapshot;
+
+    // The slots each worker offers to the engine's transactions (Dispatcher::takeOffer), by
+    // routing id. The dispatcher thread offers and withdraws; the engine's threads take and
+    // give back. A slot offered or taken counts as busy for claims and for the reserve.
+    struct Offer {
+        std::string name;
+        std::vector<std::string> queues;
+        int open = 0;   // slots a transaction may take
+        int taken = 0;  // taken, until the task is sent (Offered) or given back
+    };
+    mutable std::mutex offersMutex;
+    std::map<std::string, Offer> offers;  // guarded by offersMutex
+    size_t offerRound = 0;                // guarded by offersMutex
+    // Slots of this worker offered or taken.
+    int offerHeld(const std::string& routingId) const;
+    // Offers the worker's free slots, when its last claim found nothing and nothing waits
+    // for them (its reserve, a claim out).
+    void offerSlots(WorkerInfo& w);
+    // Open offers (of one worker, or of all) are withdrawn; taken ones stay taken.
+    void withdrawOffers(const std::string* routingId = nullptr);
+    // Sends the tasks committed to offered slots (Command::Offered).
+    void sendOfferedTasks();
 
     void send(const std::string& routingId, const char* type, const std::string& body);
     void handle(const std::string& routingId, const std::string& type, const std::string& body);
@@ -385,6 +409,10 @@ void Dispatcher::run() {
                 s.takeEarly(static_cast<State::LaneId>(c.id));
                 continue;
             }
+            if (c.kind == Command::Offered) {
+                s.sendOfferedTasks();
+                continue;
+            }
             if (c.kind == Command::Wake) {
                 // A wake means a commit made tasks ready: any worker may find some now. The
                 // flags are cleared here, after the previous dispatch() set them, so a wake
@@ -455,6 +483,7 @@ void Dispatcher::State::handle(const std::string& rid, const std::string& type,
     auto it = workers.find(rid);
     if (type == protocol::kReady) {
         WorkerInfo& w = workers[rid];
+        withdrawOffers(&rid);  // its slots and queues may have changed
         w.routingId = rid;
         w.name = msg->optValue<std::string>("name", rid);
         w.host = msg->optValue<std::string>("host", "");
@@ -506,6 +535,7 @@ void Dispatcher::State::handle(const std::string& rid, const std::string& type,
         if (it != workers.end()) {
             it->second.stopping = true;
             releaseReserved(it->second, "not sent: the worker is stopping");
+            withdrawOffers(&rid);
         }
         logger.information("worker %s is stopping", name);
         return;
@@ -575,7 +605,8 @@ int Dispatcher::State::freeCredit(const WorkerInfo& w) const {
     if (w.stopping) return 0;
     const bool quick = w.meanTaskMs >= 0 && w.meanTaskMs < kReserveBelowMs;
     const int wanted = w.slots + (quick ? reservePerSlot * w.slots : 0);
-    return std::max(0, wanted - static_cast<int>(w.inflight.size() + w.reserve.size()) - w.asked);
+    return std::max(0, wanted - static_cast<int>(w.inflight.size() + w.reserve.size()) - w.asked -
+                           offerHeld(w.routingId));
 }
 
 void Dispatcher::State::sendAssign(WorkerInfo& w, const Task& task) {
@@ -584,7 +615,11 @@ void Dispatcher::State::sendAssign(WorkerInfo& w, const Task& task) {
 }
 
 void Dispatcher::State::sendReserved(WorkerInfo& w) {
-    while (!w.stopping && !w.reserve.empty() && static_cast<int>(w.inflight.size()) < w.slots) {
+    if (w.reserve.empty()) return;
+    // A slot taken by an offer is the offered task's, on its way from its commit.
+    const int held = offerHeld(w.routingId);
+    while (!w.stopping && !w.reserve.empty() &&
+           static_cast<int>(w.inflight.size()) + held < w.slots) {
         Task task = std::move(w.reserve.front().task);
         w.reserve.pop_front();
         sendAssign(w, task);
@@ -602,6 +637,7 @@ void Dispatcher::State::finished(WorkerInfo& w, std::int64_t taskId) {
         w.inflight.erase(sent);
     }
     sendReserved(w);
+    offerSlots(w);
 }
 
 void Dispatcher::State::handBack(std::int64_t taskId, const std::string& worker,
@@ -654,6 +690,8 @@ bool Dispatcher::State::anyoneCanTakeWork() const {
 void Dispatcher::State::forgetNothingReady() {
     ++wakes;
     for (auto& [rid, w] : workers) w.nothingReady = false;
+    // Claims come next, and take the slots in the order of the queue, oldest first.
+    withdrawOffers();
 }
 
 std::vector<Dispatcher::State::Ask> Dispatcher::State::asks() {
@@ -706,9 +744,12 @@ void Dispatcher::State::deliver(std::vector<Claim>& claims, const std::set<std::
         // Per worker, not per queue: a task targeted at one worker is invisible to the others'
         // claims, so another worker's empty claim says nothing about this one.
         w.nothingReady = current && static_cast<int>(c.tasks.size()) < c.ask.credit;
+        // Claimed tasks come before new ones: they take the slots it offered.
+        if (!c.tasks.empty()) withdrawOffers(&w.routingId);
         const auto now = Clock::now();
         for (Task& t : c.tasks) w.reserve.push_back({std::move(t), now});
         sendReserved(w);
+        offerSlots(w);
     }
 }
 
@@ -859,6 +900,7 @@ void Dispatcher::State::heartbeat(Clock::time_point now) {
                 "worker %s stopped heartbeating; its %z task(s) return when their lease ends",
                 w.name, w.inflight.size());
             releaseReserved(w, "not sent: the worker stopped heartbeating");
+            withdrawOffers(&w.routingId);
             it = workers.erase(it);
             continue;
         }
@@ -882,11 +924,114 @@ void Dispatcher::State::heartbeat(Clock::time_point now) {
     }
 }
 
+int Dispatcher::State::offerHeld(const std::string& routingId) const {
+    std::lock_guard<std::mutex> lock(offersMutex);
+    auto it = offers.find(routingId);
+    return it == offers.end() ? 0 : it->second.open + it->second.taken;
+}
+
+void Dispatcher::State::offerSlots(WorkerInfo& w) {
+    if (!w.nothingReady || w.stopping || !w.reserve.empty() || w.asked > 0) return;
+    std::lock_guard<std::mutex> lock(offersMutex);
+    Offer& offer = offers[w.routingId];
+    offer.name = w.name;
+    offer.queues = w.queues;
+    const int free = w.slots - static_cast<int>(w.inflight.size()) - offer.open - offer.taken;
+    if (free > 0) offer.open += free;
+}
+
+void Dispatcher::State::withdrawOffers(const std::string* routingId) {
+    std::lock_guard<std::mutex> lock(offersMutex);
+    for (auto it = offers.begin(); it != offers.end();) {
+        if (routingId && it->first != *routingId) {
+            ++it;
+            continue;
+        }
+        it->second.open = 0;
+        // Forgotten once nothing is taken; a worker's next offer makes it again.
+        it = it->second.taken == 0 ? offers.erase(it) : std::next(it);
+    }
+}
+
+void Dispatcher::State::sendOfferedTasks() {
+    std::vector<OfferedTask> tasks;
+    {
+        std::lock_guard<std::mutex> lock(commandsMutex);
+        tasks.swap(offered);
+    }
+    for (OfferedTask& o : tasks) {
+        {
+            std::lock_guard<std::mutex> lock(offersMutex);
+            auto it = offers.find(o.offer.routingId);
+            if (it != offers.end() && it->second.taken > 0 && --it->second.taken == 0 &&
+                it->second.open == 0) {
+                offers.erase(it);
+            }
+        }
+        auto it = workers.find(o.offer.routingId);
+        if (it == workers.end() || it->second.name != o.offer.worker || it->second.stopping) {
+            // Gone (or going) since it offered the slot: the task goes back to the queue.
+            handBack(o.task.id, o.offer.worker, "not sent: the worker left");
+            continue;
+        }
+        sendAssign(it->second, o.task);
+    }
+}
+
+std::optional<WorkerOffer> Dispatcher::takeOffer(const std::string& queue,
+                                                 const std::string& targetWorker) {
+    State& s = *_state;
+    std::lock_guard<std::mutex> lock(s.offersMutex);
+    const size_t n = s.offers.size();
+    if (n == 0) return std::nullopt;
+    // Start at a different worker each time, so idle workers share new tasks.
+    const size_t start = s.offerRound++ % n;
+    auto it = std::next(s.offers.begin(), static_cast<std::ptrdiff_t>(start));
+    for (size_t i = 0; i < n; ++i, ++it) {
+        if (it == s.offers.end()) it = s.offers.begin();
+        State::Offer& offer = it->second;
+        if (offer.open <= 0 || (!targetWorker.empty() && offer.name != targetWorker)) continue;
+        if (std::find(offer.queues.begin(), offer.queues.end(), queue) == offer.queues.end()) {
+            continue;
+        }
+        --offer.open;
+        ++offer.taken;
+        return WorkerOffer{it->first, offer.name};
+    }
+    return std::nullopt;
+}
+
+void Dispatcher::returnOffer(const WorkerOffer& given) {
+    State& s = *_state;
+    {
+        std::lock_guard<std::mutex> lock(s.offersMutex);
+        auto it = s.offers.find(given.routingId);
+        if (it != s.offers.end() && it->second.taken > 0 && --it->second.taken == 0 &&
+            it->second.open == 0) {
+            s.offers.erase(it);
+        }
+    }
+    // The slot is free again: the next claims may fill it (and find what it was for, if the
+    // transaction is stored again on its own).
+    wake();
+}
+
+void Dispatcher::sendOffered(std::vector<OfferedTask> tasks) {
+    State& s = *_state;
+    {
+        std::lock_guard<std::mutex> lock(s.commandsMutex);
+        if (!s.push) return;  // stopped: the tasks' leases bring them back
+        for (OfferedTask& t : tasks) s.offered.push_back(std::move(t));
+    }
+    s.post({Command::Offered, 0});
+}
+
 void Dispatcher::State::publishSnapshot() {
     std::vector<WorkerSnapshot> next;
     next.reserve(workers.size());
     for (const auto& [rid, w] : workers) {
-        next.push_back({w.name, w.queues, w.slots, static_cast<int>(w.inflight.size())});
+        next.push_back(
+            {w.name, w.queues, w.slots, static_cast<int>(w.inflight.size()), offerHeld(rid)});
     }
     std::lock_guard<std::mutex> lock(snapshotMutex);
     snapshot.swap(next);

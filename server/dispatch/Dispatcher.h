@@ -5,6 +5,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -39,6 +40,14 @@ public:
     // goes back to the store (where it waits for the resume); sent, it runs on.
     void recall(std::int64_t taskId);
     std::vector<WorkerSnapshot> workers() const;
+
+    // Offers (EngineImpl::Hooks::takeOffer), called from the engine's threads. A worker whose
+    // last claim found nothing offers its free slots; an offer taken holds its slot until the
+    // task comes back through sendOffered or returnOffer. A wake (new tasks for claims),
+    // the worker leaving and a claim that finds it tasks withdraw what is not taken.
+    std::optional<WorkerOffer> takeOffer(const std::string& queue, const std::string& targetWorker);
+    void returnOffer(const WorkerOffer& offer);  // the transaction that took it did not commit
+    void sendOffered(std::vector<OfferedTask> tasks);  // committed, assigned: send them
 
 private:
     struct State;

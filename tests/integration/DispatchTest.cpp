@@ -67,9 +67,46 @@ class DispatchTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testReservedTaskGoesToAnIdleWorkerWhenSlotsStayBusy);
     CPPUNIT_TEST(testTaskAssignedUnbeknownToTheServerRunsOutItsLease);
     CPPUNIT_TEST(testPausedJobsReservedTaskWaitsForTheResume);
+    CPPUNIT_TEST(testNewTaskGoesStraightToAnIdleWorker);
     CPPUNIT_TEST_SUITE_END();
 
 public:
+    // An idle worker offers its free slot (Dispatcher::takeOffer): a new job's task is
+    // committed assigned to it, by the transaction that made it, and sent without a claim.
+    // Its row is read the moment the submission returns, before a claim could have run; a
+    // busy slot is not offered.
+    void testNewTaskGoesStraightToAnIdleWorker() {
+        Cluster c;
+        c.startServer();
+        c.startWorker("idle", "work", 1);
+        waitWorkers(c, {"idle"});
+        auto offered = [&] {
+            for (const auto& w : c.server().dispatcher().workers()) {
+                if (w.name == "idle") return w.offered;
+            }
+            return -1;
+        };
+        for (int run = 0; run < 3; ++run) {
+            CPPUNIT_ASSERT(waitUntil([&] { return offered() == 1; }, 10s));
+            Submission s;
+            s.client = "test";
+            s.workflow = "sleep";
+            s.parameters = new Poco::JSON::Object;
+            s.parameters->set("seconds", "0.3");
+            const std::int64_t id = c.engine().submit(s);
+            std::vector<Task> tasks;
+            c.server().store().read([&](Tx& tx) { tasks = tx.listTasks(id); });
+            CPPUNIT_ASSERT_EQUAL(size_t(1), tasks.size());
+            CPPUNIT_ASSERT_EQUAL(std::string("idle"), tasks[0].worker);
+            CPPUNIT_ASSERT(tasks[0].state == TaskState::Assigned ||
+                           tasks[0].state == TaskState::Running);
+            CPPUNIT_ASSERT(waitUntil([&] { return taskStateOf(c, id) == "running/idle"; }, 10s));
+            CPPUNIT_ASSERT_EQUAL(0, offered());
+            CPPUNIT_ASSERT_EQUAL(std::string("completed"),
+                                 str(c.waitFinished(id, 20s), "queue_state"));
+        }
+    }
+
     void testTasksReachOnlyWorkersOfTheirQueue() {
         Cluster c;
         c.startServer();
