@@ -138,6 +138,8 @@ struct Dispatcher::State {
     void offerSlots(WorkerInfo& w);
     // Open offers (of one worker, or of all) are withdrawn; taken ones stay taken.
     void withdrawOffers(const std::string* routingId = nullptr);
+    // A taken slot is no longer held for its task (sent, or its transaction rolled back).
+    void untake(const WorkerOffer& taken);
     // Sends the tasks committed to offered slots (Command::Offered).
     void sendOfferedTasks();
 
@@ -953,6 +955,15 @@ void Dispatcher::State::withdrawOffers(const std::string* routingId) {
     }
 }
 
+void Dispatcher::State::untake(const WorkerOffer& taken) {
+    std::lock_guard<std::mutex> lock(offersMutex);
+    auto it = offers.find(taken.routingId);
+    if (it != offers.end() && it->second.taken > 0 && --it->second.taken == 0 &&
+        it->second.open == 0) {
+        offers.erase(it);
+    }
+}
+
 void Dispatcher::State::sendOfferedTasks() {
     std::vector<OfferedTask> tasks;
     {
@@ -960,14 +971,7 @@ void Dispatcher::State::sendOfferedTasks() {
         tasks.swap(offered);
     }
     for (OfferedTask& o : tasks) {
-        {
-            std::lock_guard<std::mutex> lock(offersMutex);
-            auto it = offers.find(o.offer.routingId);
-            if (it != offers.end() && it->second.taken > 0 && --it->second.taken == 0 &&
-                it->second.open == 0) {
-                offers.erase(it);
-            }
-        }
+        untake(o.offer);
         auto it = workers.find(o.offer.routingId);
         if (it == workers.end() || it->second.name != o.offer.worker || it->second.stopping) {
             // Gone (or going) since it offered the slot: the task goes back to the queue.
@@ -1002,15 +1006,7 @@ std::optional<WorkerOffer> Dispatcher::takeOffer(const std::string& queue,
 }
 
 void Dispatcher::returnOffer(const WorkerOffer& given) {
-    State& s = *_state;
-    {
-        std::lock_guard<std::mutex> lock(s.offersMutex);
-        auto it = s.offers.find(given.routingId);
-        if (it != s.offers.end() && it->second.taken > 0 && --it->second.taken == 0 &&
-            it->second.open == 0) {
-            s.offers.erase(it);
-        }
-    }
+    _state->untake(given);
     // The slot is free again: the next claims may fill it (and find what it was for, if the
     // transaction is stored again on its own).
     wake();

@@ -18,9 +18,10 @@ struct EngineImpl::Effects {
     std::vector<std::int64_t> recall;
     // Jobs that became completed or broken: requests waiting for them answer (GET ?wait=).
     std::vector<std::int64_t> ended;
-    // Queued tasks this transaction made (plan()): announced as tasksReady after the commit,
-    // unless an offer took them or the transaction's own claim saw them.
-    std::vector<Task> planned;
+    // Ids of the queued tasks this transaction made (plan()): announced as tasksReady after
+    // the commit, unless an offer took them or the transaction's own claim saw them. The rows
+    // are the transaction's to read (findTask), as later writes of the batch left them.
+    std::vector<std::int64_t> planned;
     // Tasks inserted assigned to offered slots (takeOffers): sent after the commit.
     std::vector<OfferedTask> offered;
 

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <map>
-#include <set>
 
 #include "server/engine/EngineEffects.h"
 #include "shared/Errors.h"
@@ -283,44 +282,46 @@ void EngineImpl::storeBatch(const std::vector<PendingWrite*>& batch, Effects& fx
 
 void EngineImpl::takeOffers(Tx& tx, Effects& fx) {
     if (fx.planned.empty() || !_hooks.takeOffer) return;
+    // The rows as this transaction left them: a later write of the batch may have stopped
+    // one, which is then not ready at all.
+    std::vector<Task> planned;
+    for (std::int64_t id : fx.planned) {
+        auto task = tx.findTask(id);
+        if (task && task->state == TaskState::Queued) planned.push_back(std::move(*task));
+    }
     // Most urgent first, as a claim would pick them.
-    std::stable_sort(fx.planned.begin(), fx.planned.end(), [](const Task& a, const Task& b) {
+    std::stable_sort(planned.begin(), planned.end(), [](const Task& a, const Task& b) {
         return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
     });
     std::map<std::string, std::int64_t> plannedByQueue;
-    for (const Task& t : fx.planned) ++plannedByQueue[t.queue];
+    for (const Task& t : planned) ++plannedByQueue[t.queue];
     // Per queue, decided at its first task: offers are taken only where every queued task
     // is one of this transaction's own, so a new task never passes older ones (ready, or
     // waiting out a retry delay) to a free slot. Closed, too, once its offers run out.
     std::map<std::string, bool> open;
     const TimeMs now = nowMs();
-    std::vector<Task> left;
-    for (Task& planned : fx.planned) {
-        const std::string& queue = planned.queue;
+    std::vector<std::int64_t> left;
+    for (Task& task : planned) {
+        const std::string& queue = task.queue;
         auto decided = open.find(queue);
         if (decided == open.end()) {
             const auto queued = tx.queuedTasks(queue);
             decided = open.emplace(queue, queued && *queued == plannedByQueue[queue]).first;
         }
-        if (!decided->second) {
-            left.push_back(std::move(planned));
-            continue;
-        }
-        // The row as this transaction left it: a later write of the batch may have stopped it.
-        auto task = tx.findTask(planned.id);
-        if (!task || task->state != TaskState::Queued) continue;
         std::optional<WorkerOffer> offer;
-        if (task->notBefore <= now) offer = _hooks.takeOffer(queue, task->targetWorker);
+        if (decided->second && task.notBefore <= now) {
+            offer = _hooks.takeOffer(queue, task.targetWorker);
+            if (!offer && task.targetWorker.empty()) decided->second = false;
+        }
         if (!offer) {
-            if (task->targetWorker.empty()) decided->second = false;
-            left.push_back(std::move(*task));
+            left.push_back(task.id);
             continue;
         }
-        task->state = TaskState::Assigned;
-        task->worker = offer->worker;
-        task->leaseUntil = now + static_cast<TimeMs>(_config.dispatch.leaseMs);
-        tx.updateTask(*task);
-        fx.offered.push_back({std::move(*offer), std::move(*task)});
+        task.state = TaskState::Assigned;
+        task.worker = offer->worker;
+        task.leaseUntil = now + static_cast<TimeMs>(_config.dispatch.leaseMs);
+        tx.updateTask(task);
+        fx.offered.push_back({std::move(*offer), std::move(task)});
     }
     fx.planned.swap(left);
 }

@@ -85,7 +85,7 @@ Task EngineImpl::makeTask(const Job& job, int stage, const TaskClass& cls, TaskK
 
 void EngineImpl::plan(Tx& tx, Effects& fx, const Job& job, Task& task) {
     tx.insertTask(task);
-    if (task.state == TaskState::Queued) fx.planned.push_back(task);
+    if (task.state == TaskState::Queued) fx.planned.push_back(task.id);
     if (task.state != TaskState::Failed) return;
     log(tx, job, task.id, Severity::Error, "controller",
         "'" + task.name + "' failed: " + task.message);
