@@ -247,7 +247,10 @@ struct Dispatcher::State {
     std::vector<Ask> asks();
     // Claims for `asks`, inside tx. Nothing is sent or remembered until deliver(), after
     // the commit: a transaction that is rolled back and run again leaves no trace.
-    std::vector<Claim> claimAll(Tx& tx, const std::vector<Ask>& asks, bool tasksReady);
+    // Into `claims` (emptied first); their tasks may arrive only with the COMMIT
+    // (Tx::claimTasksAtCommit), so `claims` must outlive the transaction.
+    void claimAll(Tx& tx, const std::vector<Ask>& asks, bool tasksReady,
+                  std::vector<Claim>& claims);
     // `cancelled`: stopped while the claims were out; `recalled`: to go back (Recall).
     // `current`: no tasks were announced since their hand-over, so a claim that found too
     // few says nothing is ready.
@@ -711,16 +714,18 @@ std::vector<Dispatcher::State::Ask> Dispatcher::State::asks() {
     return out;
 }
 
-std::vector<Dispatcher::State::Claim> Dispatcher::State::claimAll(Tx& tx,
-                                                                  const std::vector<Ask>& asks,
-                                                                  bool tasksReady) {
-    std::vector<Claim> claims;
+void Dispatcher::State::claimAll(Tx& tx, const std::vector<Ask>& asks, bool tasksReady,
+                                 std::vector<Claim>& claims) {
+    claims.clear();
+    // Never reallocated below: the claims' task lists are filled in place at COMMIT.
+    claims.reserve(asks.size());
     TimeMs now = nowMs();
     for (const Ask& a : asks) {
         if (a.onlyIfReady && !tasksReady) continue;
-        claims.push_back({a, tx.claimTasks(a.queues, a.name, a.credit, now, now + config.leaseMs)});
+        claims.push_back({a, {}});
+        tx.claimTasksAtCommit(a.queues, a.name, a.credit, now, now + config.leaseMs,
+                              claims.back().tasks);
     }
-    return claims;
 }
 
 void Dispatcher::State::deliver(std::vector<Claim>& claims, const std::set<std::int64_t>& cancelled,
@@ -788,7 +793,7 @@ Dispatcher::State::Outcome Dispatcher::State::storeBatch(LaneId id, const Batch&
         for (size_t i = 0; i < batch.asks.size(); ++i) {
             try {
                 std::vector<Claim> one;
-                store.transactOneWrite([&](Tx& tx) { one = claimAll(tx, {batch.asks[i]}, false); });
+                store.transactOneWrite([&](Tx& tx) { claimAll(tx, {batch.asks[i]}, false, one); });
                 const bool found = !one.empty() && !one.front().tasks.empty();
                 if (found && i + 1 < batch.asks.size()) {
                     // Committed: its tasks go out now, not after the other workers' claims
@@ -810,11 +815,11 @@ Dispatcher::State::Outcome Dispatcher::State::storeBatch(LaneId id, const Batch&
     }
     try {
         if (batch.events.empty()) {
-            store.transact([&](Tx& tx) { out.claims = claimAll(tx, batch.asks, false); });
+            store.transact([&](Tx& tx) { claimAll(tx, batch.asks, false, out.claims); });
         } else {
             engine.applyWorkerEvents(batch.events, [&](Tx& tx, bool tasksReady) {
                 out.tasksReady = tasksReady;
-                out.claims = claimAll(tx, batch.asks, tasksReady);
+                claimAll(tx, batch.asks, tasksReady, out.claims);
             });
         }
     } catch (const std::exception& e) {

@@ -136,6 +136,9 @@ public:
     void updateTask(const Task& task) override;
     std::vector<Task> claimTasks(const std::vector<std::string>& queues, const std::string& worker,
                                  int limit, TimeMs now, TimeMs leaseUntil) override;
+    void claimTasksAtCommit(const std::vector<std::string>& queues, const std::string& worker,
+                            int limit, TimeMs now, TimeMs leaseUntil,
+                            std::vector<Task>& claimed) override;
     int renewLeases(const std::string& worker, const std::vector<std::int64_t>& taskIds,
                     TimeMs leaseUntil) override;
     std::vector<Task> expiredLeases(TimeMs now, int limit) override;
@@ -206,6 +209,13 @@ private:
     // The unwritten updates into batch (add*), or written now (write*).
     void addJobWrites(WriteBatch& batch);
     void addTaskWrites(WriteBatch& batch);
+    // The claims waiting for COMMIT (claimTasksAtCommit), after the writes they must see.
+    void addClaims(WriteBatch& batch);
+    // Binds a claim's values; returns its SQL.
+    std::string claimSql(SqlQuery& query, const std::vector<std::string>& queues,
+                         const std::string& worker, int limit, TimeMs now, TimeMs leaseUntil);
+    // What a claim found, in the contract's order, with the transaction's bookkeeping done.
+    std::vector<Task> claimed(std::vector<Task> tasks);
     void writeChanges();
     // Reads the jobs not kept yet.
     void cacheJobs(const std::vector<std::int64_t>& ids);
@@ -291,6 +301,16 @@ private:
     IdBlocks* _ids;
     RowCache* _cache;
     RowCache::Marks _marks;
+    // Claims that go with the next batch of writes (claimTasksAtCommit).
+    struct PendingClaim {
+        std::vector<std::string> queues;
+        std::string worker;
+        int limit = 0;
+        TimeMs now = 0;
+        TimeMs leaseUntil = 0;
+        std::vector<Task>* claimed = nullptr;
+    };
+    std::vector<PendingClaim> _claims;
     // Jobs read from the cache: the version read (RowCache::markJob).
     std::unordered_map<std::int64_t, std::uint64_t> _jobVersions;
 };

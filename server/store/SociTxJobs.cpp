@@ -421,7 +421,10 @@ void SociTx::committing() {
     for (CountInTx* count : {&_started, &_queued}) {
         if (count->kept) count->commit = count->kept->committing(changeIfKnown(*count));
     }
-    if (_states && !_statesCommitting) _statesCommit = _states->committing(stateChangeIfKnown());
+    // Claims that go with COMMIT change the counts too, by what they find: unknown yet.
+    if (_states && !_statesCommitting) {
+        _statesCommit = _states->committing(_claims.empty() ? stateChangeIfKnown() : std::nullopt);
+    }
     _statesCommitting = true;
 }
 

@@ -17,6 +17,7 @@ bool SociTx::flush(bool thenCommit) {
     WriteBatch batch(_db);
     addJobWrites(batch);
     addTaskWrites(batch);
+    addClaims(batch);
     addInserts(batch, "logs", "job_id, task_id, severity, progname, message, created_at",
                _logs.size(), [&](size_t i, SqlQuery& query) {
                    const LogEntry& e = _logs[i];

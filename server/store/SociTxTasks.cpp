@@ -62,6 +62,45 @@ struct TaskRow {
     }
 };
 
+// One row of kTaskColumns as a pipeline returned it (WriteBatch::addReturning).
+Task taskFromRow(const PipelineRows& rows, int r) {
+    int c = 0;
+    auto number = [&] { return rows.number(r, c++); };
+    auto text = [&] { return rows.text(r, c++); };
+    Task task;
+    task.id = number();
+    task.jobId = number();
+    task.stage = static_cast<int>(number());
+    task.name = text();
+    task.kind = static_cast<TaskKind>(number());
+    task.state = static_cast<TaskState>(number());
+    task.queue = text();
+    task.targetWorker = text();
+    task.worker = text();
+    task.attempt = static_cast<int>(number());
+    task.maxAttempts = static_cast<int>(number());
+    task.priority = static_cast<int>(number());
+    task.builtin = text();
+    task.command = text();
+    task.args = text();
+    task.env = text();
+    task.inputs = text();
+    task.timeoutSec = static_cast<int>(number());
+    task.output = text();
+    task.message = text();
+    if (rows.isNull(r, c)) {
+        ++c;
+    } else {
+        task.exitCode = static_cast<int>(number());
+    }
+    task.createdAt = number();
+    task.notBefore = number();
+    task.leaseUntil = number();
+    task.startedAt = number();
+    task.finishedAt = number();
+    return task;
+}
+
 // Runs "<head> <task columns> <rest>" (a SELECT, or an UPDATE ... RETURNING).
 template <class Bind>
 std::vector<Task> selectTasks(Connection& db, const std::string& sql, Bind bind) {
@@ -384,7 +423,8 @@ void SociTx::addTaskWrites(WriteBatch& batch) {
 }
 
 void SociTx::writeChanges() {
-    if (_jobsNew.empty() && _jobsStored.empty() && _tasksNew.empty() && _tasksDirty.empty()) {
+    if (_jobsNew.empty() && _jobsStored.empty() && _tasksNew.empty() && _tasksDirty.empty() &&
+        _claims.empty()) {
         return;
     }
     // Jobs first: a task's row refers to its job's.
@@ -392,7 +432,23 @@ void SociTx::writeChanges() {
     WriteBatch batch(_db);
     addJobWrites(batch);
     addTaskWrites(batch);
+    addClaims(batch);
     batch.send();
+}
+
+void SociTx::addClaims(WriteBatch& batch) {
+    std::vector<PendingClaim> claims;
+    claims.swap(_claims);
+    for (const PendingClaim& c : claims) {
+        SqlQuery query(_db);
+        const std::string sql = claimSql(query, c.queues, c.worker, c.limit, c.now, c.leaseUntil);
+        std::vector<Task>* out = c.claimed;
+        batch.addReturning(query, sql, [this, out](const PipelineRows& rows) {
+            std::vector<Task> tasks;
+            for (int r = 0; r < rows.rows(); ++r) tasks.push_back(taskFromRow(rows, r));
+            *out = claimed(std::move(tasks));
+        });
+    }
 }
 
 std::string SociTx::taskUpdate(const Task& task, SqlQuery& query) {
@@ -436,23 +492,52 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
                                      TimeMs leaseUntil) {
     if (queues.empty() || limit <= 0) return {};
     writeChanges();
+    if (_cache) _cache->claimBegins(_marks);
+    commitsNow();
+    SqlQuery query(_db);
+    TaskRow row;
+    row.bindTo(query);
+    const std::string sql = claimSql(query, queues, worker, limit, now, leaseUntil);
+    std::vector<Task> tasks;
+    if (query.run(sql)) {
+        do {
+            tasks.push_back(row.take());
+        } while (query.next());
+    }
+    return claimed(std::move(tasks));
+}
+
+void SociTx::claimTasksAtCommit(const std::vector<std::string>& queues, const std::string& worker,
+                                int limit, TimeMs now, TimeMs leaseUntil,
+                                std::vector<Task>& claimed) {
+    // A write that commits as it runs has no COMMIT to wait for, and SQLite no round trip.
+    if (_dialect != Dialect::Postgres || _db.commitsEachWrite()) {
+        claimed = claimTasks(queues, worker, limit, now, leaseUntil);
+        return;
+    }
+    claimed.clear();
+    if (queues.empty() || limit <= 0) return;
+    if (_cache) _cache->claimBegins(_marks);
+    _claims.push_back({queues, worker, limit, now, leaseUntil, &claimed});
+}
+
+std::string SociTx::claimSql(SqlQuery& query, const std::vector<std::string>& queues,
+                             const std::string& worker, int limit, TimeMs now, TimeMs leaseUntil) {
+    query.bind(asInt(TaskState::Assigned)).bind(worker).bind(leaseUntil);
+    for (const auto& queue : queues) query.bind(queue);
+    query.bind(now).bind(worker).bind(limit);
     // One statement: pick and mark. On PostgreSQL, SKIP LOCKED lets concurrent dispatchers
     // claim disjoint rows instead of queueing behind each other; SQLite serializes writers.
     const std::string lock = _dialect == Dialect::Postgres ? " FOR UPDATE SKIP LOCKED" : "";
-    const std::string sql =
-        "UPDATE tasks SET state = :assigned, worker = :worker, lease_until = :lease"
-        " WHERE id IN (SELECT id FROM tasks WHERE " +
-        kQueuedTerm + " AND queue IN (" + placeholders("q", queues.size()) +
-        ") AND not_before <= :now AND (target_worker = '' OR target_worker = :target)"
-        " ORDER BY priority, id LIMIT :limit" +
-        lock + ") RETURNING " + kTaskColumns;
-    if (_cache) _cache->claimBegins(_marks);
-    commitsNow();
-    auto tasks = selectTasks(_db, sql, [&](SqlQuery& q) {
-        q.bind(asInt(TaskState::Assigned)).bind(worker).bind(leaseUntil);
-        for (const auto& queue : queues) q.bind(queue);
-        q.bind(now).bind(worker).bind(limit);
-    });
+    return "UPDATE tasks SET state = :assigned, worker = :worker, lease_until = :lease"
+           " WHERE id IN (SELECT id FROM tasks WHERE " +
+           kQueuedTerm + " AND queue IN (" + placeholders("q", queues.size()) +
+           ") AND not_before <= :now AND (target_worker = '' OR target_worker = :target)"
+           " ORDER BY priority, id LIMIT :limit" +
+           lock + ") RETURNING " + kTaskColumns;
+}
+
+std::vector<Task> SociTx::claimed(std::vector<Task> tasks) {
     // RETURNING gives no order; the contract's order is the selection order.
     std::sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
         return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;

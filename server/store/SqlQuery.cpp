@@ -5,6 +5,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstdlib>
 
 #include "shared/Errors.h"
 
@@ -232,6 +234,19 @@ long long SqlQuery::affectedRows() {
 
 namespace {
 
+struct PgRows : PipelineRows {
+    explicit PgRows(const PGresult* result) : result(result) {}
+    int rows() const override { return PQntuples(result); }
+    bool isNull(int row, int column) const override {
+        return PQgetisnull(result, row, column) != 0;
+    }
+    std::string text(int row, int column) const override {
+        return std::string(PQgetvalue(result, row, column),
+                           static_cast<size_t>(PQgetlength(result, row, column)));
+    }
+    const PGresult* result;
+};
+
 // soci's `:name` placeholders as libpq's `$1, $2, ...`, in order (soci does the same when it
 // prepares). The texts never hold a ':' in a literal; `::` casts are left alone.
 std::string numbered(const std::string& sql) {
@@ -263,7 +278,26 @@ void WriteBatch::add(SqlQuery& query, const std::string& sql, const std::string&
         if (!notFound.empty() && query.affectedRows() == 0) throw NotFoundError(notFound);
         return;
     }
-    _queued.push_back({sql, query._params, notFound});
+    _queued.push_back({sql, query._params, notFound, {}});
+}
+
+void WriteBatch::addReturning(SqlQuery& query, const std::string& sql,
+                              std::function<void(const PipelineRows&)> onRows) {
+    if (_connection.dialect() != Dialect::Postgres) {
+        throw StoreError("a write that returns rows waits in a batch on PostgreSQL only");
+    }
+    _queued.push_back({sql, query._params, "", std::move(onRows)});
+}
+
+long long PipelineRows::number(int row, int column) const {
+    const std::string value = text(row, column);
+    char* end = nullptr;
+    errno = 0;
+    const long long n = std::strtoll(value.c_str(), &end, 10);
+    if (value.empty() || errno != 0 || *end != '\0') {
+        throw StoreError("a number was expected in a returned row, got '" + value + "'");
+    }
+    return n;
 }
 
 bool WriteBatch::send(bool thenCommit) {
@@ -356,6 +390,14 @@ void WriteBatch::sendPipeline(size_t begin, size_t end, bool thenCommit) {
                 if (q && !q->notFound.empty() && !notFound &&
                     std::string(PQcmdTuples(result)) == "0") {
                     notFound = &q->notFound;
+                }
+            } else if (status == PGRES_TUPLES_OK && q && q->onRows) {
+                if (error.empty()) {
+                    try {
+                        q->onRows(PgRows(result));
+                    } catch (const std::exception& e) {
+                        error = oneLine(e.what());
+                    }
                 }
             } else if (status == PGRES_TUPLES_OK) {
                 // A write that must change a row, wrapped (above): it did.

@@ -2,6 +2,7 @@
 
 #include <soci/soci.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -167,6 +168,17 @@ private:
     std::unique_ptr<PreparedStatement> _own;  // a one-time statement
 };
 
+// The rows a statement of a WriteBatch returned (PostgreSQL), as text, while its result is
+// read.
+class PipelineRows {
+public:
+    virtual ~PipelineRows() = default;
+    virtual int rows() const = 0;
+    virtual bool isNull(int row, int column) const = 0;
+    virtual std::string text(int row, int column) const = 0;
+    long long number(int row, int column) const;  // throws StoreError when not a number
+};
+
 // Writes whose only result is the count of rows they changed. On PostgreSQL they go to the
 // server together, in libpq's pipeline mode: one round trip for all of them, where each
 // statement was one (under the engine's lock, round trips were most of a transaction's time).
@@ -179,6 +191,11 @@ public:
     // changes no row, send() (on SQLite: add) throws NotFoundError(notFound), unless
     // notFound is empty.
     void add(SqlQuery& query, const std::string& sql, const std::string& notFound = "");
+    // PostgreSQL only: a write that returns rows (UPDATE ... RETURNING), handed to onRows as
+    // its result is read, in order with the others. onRows runs before COMMIT's answer is
+    // read: when send() throws after it, whether the rows' changes committed is not known.
+    void addReturning(SqlQuery& query, const std::string& sql,
+                      std::function<void(const PipelineRows&)> onRows);
     // Sends what was added and reads every result. Throws StoreError for the first statement
     // that failed (the transaction is then aborted, as after any failed statement).
     // thenCommit: on PostgreSQL, COMMIT goes out in the same round trip; a statement that
@@ -195,6 +212,7 @@ private:
         std::string sql;
         std::vector<SqlQuery::Param> params;
         std::string notFound;
+        std::function<void(const PipelineRows&)> onRows;
     };
     void sendPipeline(size_t begin, size_t end, bool thenCommit);
     Connection& _connection;

@@ -115,6 +115,16 @@ public:
     virtual std::vector<Task> claimTasks(const std::vector<std::string>& queues,
                                          const std::string& worker, int limit, TimeMs now,
                                          TimeMs leaseUntil) = 0;
+    // The same claim, which may wait for the transaction's COMMIT and go with it (PostgreSQL:
+    // in its round trip, where a claim of its own was one more under the engine's lock).
+    // `claimed` holds the tasks once the transaction has committed; it must live until then.
+    // A later read of the transaction sends the claim first, so it sees the claim's work; a
+    // later write may go before the claim. Meant for the transaction's last statements.
+    virtual void claimTasksAtCommit(const std::vector<std::string>& queues,
+                                    const std::string& worker, int limit, TimeMs now,
+                                    TimeMs leaseUntil, std::vector<Task>& claimed) {
+        claimed = claimTasks(queues, worker, limit, now, leaseUntil);
+    }
     // Extends the leases of those of `taskIds` that `worker` still holds (assigned or
     // running); returns how many. Named, not every task of the worker: a task the store
     // assigned to it without the dispatcher knowing (a claim whose COMMIT got no answer, a

@@ -29,6 +29,7 @@ class StoreTasksTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(StoreTasksTest);
     CPPUNIT_TEST(testInsertFindUpdate);
     CPPUNIT_TEST(testClaim);
+    CPPUNIT_TEST(testClaimsAtCommit);
     CPPUNIT_TEST(testLeases);
     CPPUNIT_TEST(testStatesTargetedAndCounts);
     CPPUNIT_TEST(testConcurrentClaimsNeverShareATask);
@@ -166,6 +167,87 @@ public:
                     Ids({otherQueue}) ==
                     idsOf(tx.claimTasks({"cpu", "gpu", "x' OR 1=1 --"}, "w3", 10, 5000, 9000)));
             });
+        });
+    }
+
+    // Claims that go with COMMIT (PostgreSQL: in its round trip) find what the claims
+    // before them left and the tasks the transaction inserted, are counted, and are lost
+    // with a transaction that does not commit.
+    void testClaimsAtCommit() {
+        forEachBackend([](const std::string& url) {
+            const bool postgres = url.rfind("postgresql", 0) == 0;
+            auto store = Store::open(url);
+            const auto jobId = addJob(*store, makeJob("c"));
+            const auto older = addTask(*store, makeTask(jobId, "work", 5));
+            std::vector<Task> first, second, third;
+            Ids made;
+            store->transact([&](Tx& tx) {
+                for (int priority : {7, 1}) {
+                    Task t = makeTask(jobId, "work", priority);
+                    made.push_back(tx.insertTask(t));
+                }
+                tx.claimTasksAtCommit({"work"}, "w1", 2, nowMs(), nowMs() + 1000, first);
+                tx.claimTasksAtCommit({"work"}, "w2", 5, nowMs(), nowMs() + 1000, second);
+                tx.claimTasksAtCommit({"gpu"}, "w3", 5, nowMs(), nowMs() + 1000, third);
+                // PostgreSQL sends them with COMMIT; SQLite has no round trip to save.
+                CPPUNIT_ASSERT_EQUAL(postgres, first.empty());
+            });
+            CPPUNIT_ASSERT(Ids({made[1], older}) == idsOf(first));
+            CPPUNIT_ASSERT(Ids({made[0]}) == idsOf(second));
+            CPPUNIT_ASSERT(third.empty());
+            for (const Task& t : first) {
+                CPPUNIT_ASSERT(t.state == TaskState::Assigned);
+                CPPUNIT_ASSERT_EQUAL(std::string("w1"), t.worker);
+            }
+            QueueCounts work = store->stateCounts().queues["work"];
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(0), work.pending);
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(3), work.working);
+            // As the database has them, not only as this store keeps them.
+            std::string worker;
+            store::SqlQuery(openConnection(url)->session())
+                .into(worker)
+                .bind(made[0])
+                .run("SELECT worker FROM tasks WHERE id = :id");
+            CPPUNIT_ASSERT_EQUAL(std::string("w2"), worker);
+
+            // A read after the claim sends it first.
+            std::int64_t next = 0;
+            std::vector<Task> early;
+            store->transact([&](Tx& tx) {
+                Task t = makeTask(jobId, "work", 1);
+                next = tx.insertTask(t);
+                tx.claimTasksAtCommit({"work"}, "w1", 5, nowMs(), nowMs() + 1000, early);
+                CPPUNIT_ASSERT(tx.claimTasks({"work"}, "w2", 5, nowMs(), nowMs() + 1000).empty());
+                CPPUNIT_ASSERT(Ids({next}) == idsOf(early));
+            });
+
+            // Not committed: nothing claimed. A running task the store knows (and on
+            // PostgreSQL keeps), deleted behind its back: its write goes in COMMIT's round
+            // trip, ahead of the claim, finds no row and stops the rest.
+            Task running = makeTask(jobId, "gpu");
+            running.state = TaskState::Running;
+            const auto victim = addTask(*store, running);
+            store::SqlQuery(openConnection(url)->session())
+                .bind(victim)
+                .run("DELETE FROM tasks WHERE id = :id");
+            std::int64_t lost = 0;
+            std::vector<Task> none;
+            CPPUNIT_ASSERT_THROW(store->transact([&](Tx& tx) {
+                Task t = makeTask(jobId, "work", 1);
+                lost = tx.insertTask(t);
+                tx.claimTasksAtCommit({"work"}, "w1", 5, nowMs(), nowMs() + 1000, none);
+                auto seen = tx.findTask(victim);
+                CPPUNIT_ASSERT_EQUAL(postgres, seen.has_value());
+                if (!seen) throw NotFoundError("task not found");  // SQLite reads the table
+                seen->state = TaskState::Completed;
+                tx.updateTask(*seen);
+            }),
+                                 NotFoundError);
+            if (postgres) CPPUNIT_ASSERT(none.empty());
+            store->transact([&](Tx& tx) { CPPUNIT_ASSERT(!tx.findTask(lost)); });
+            work = store->stateCounts().queues["work"];
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(0), work.pending);
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(4), work.working);
         });
     }
 
