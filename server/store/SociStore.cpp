@@ -184,17 +184,23 @@ std::int64_t IdBlocks::next(Connection& db, Table table) {
     auto& free = _free[table == Table::Jobs ? 0 : 1];
     if (free.empty()) {
         // nextval is outside transactions: a block taken here stays taken if this rolls back.
+        // Since migration 6 the sequence counts in steps of kBlock, so one value is a block
+        // (256 calls of nextval were 0.6 ms a block, 5% of the submissions' statements). The
+        // step is read with it rather than assumed: a sequence altered by hand still gives
+        // unique ids, in smaller blocks.
         SqlQuery query(db);
-        long long id = 0;
-        query.into(id).bind(kBlock);
-        const bool rows = query.run(
+        long long first = 0;
+        long long step = 0;
+        query.into(first).into(step).run(
             table == Table::Jobs
-                ? "SELECT nextval(pg_get_serial_sequence('jobs', 'id')) FROM generate_series(1, :n)"
-                : "SELECT nextval(pg_get_serial_sequence('tasks', 'id')) FROM generate_series(1, "
-                  ":n)");
-        for (bool more = rows; more; more = query.next()) free.push_back(id);
-        std::sort(free.begin(), free.end());
-        if (free.empty()) throw StoreError("no ids from the sequence");
+                ? "SELECT nextval(pg_get_serial_sequence('jobs', 'id')), seqincrement"
+                  " FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence('jobs', "
+                  "'id')::regclass"
+                : "SELECT nextval(pg_get_serial_sequence('tasks', 'id')), seqincrement"
+                  " FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence('tasks', "
+                  "'id')::regclass");
+        if (step < 1) throw StoreError("no ids from the sequence");
+        for (long long id = first; id < first + step; ++id) free.push_back(id);
     }
     const std::int64_t id = free.front();
     free.pop_front();

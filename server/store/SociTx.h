@@ -28,7 +28,8 @@ public:
     enum class Table { Jobs, Tasks };
     std::int64_t next(Connection& db, Table table);
     // Each block is a round trip, mostly inside a submission's transaction: at 64, one job
-    // in 32 paid for one (a task takes an id too). A restart skips up to this many ids.
+    // in 32 paid for one (a task takes an id too). A restart skips up to this many ids. The
+    // sequences' step (migration 6).
     static constexpr int kBlock = 256;
 
 private:

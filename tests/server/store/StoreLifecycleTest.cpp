@@ -5,10 +5,12 @@
 #include <atomic>
 #include <chrono>
 #include <future>
+#include <set>
 #include <thread>
 
 #include "server/store/Migrations.h"
 #include "server/store/OwnerLock.h"
+#include "server/store/SociTx.h"
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
@@ -54,6 +56,7 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testHostileStringsStoredLiterally);
     CPPUNIT_TEST(testDataSurvivesReopenAndMigrationsAreIdempotent);
     CPPUNIT_TEST(testOldSchemaIsUpgradedWithItsRows);
+    CPPUNIT_TEST(testIdsStayUniqueAcrossBlocksAndServers);
     CPPUNIT_TEST(testOpenErrors);
     CPPUNIT_TEST(testExclusiveOpenRefusesASecondOneUntilTheFirstCloses);
     CPPUNIT_TEST(testBackendAndPing);
@@ -285,6 +288,41 @@ public:
                 CPPUNIT_ASSERT_EQUAL(std::string("newer entry"), logs[2].message);
                 CPPUNIT_ASSERT(logs[0].id < logs[1].id && logs[1].id < logs[2].id);
             });
+        });
+    }
+
+    // PostgreSQL hands ids out in blocks (IdBlocks, one nextval each since migration 6): past
+    // the end of a block, and with two stores taking blocks in turn, ids stay unique and a
+    // store's own ids grow.
+    void testIdsStayUniqueAcrossBlocksAndServers() {
+        forEachBackend([](const std::string& url) {
+            auto first = Store::open(url);
+            auto second = Store::open(url);
+            std::set<std::int64_t> all;
+            std::int64_t lastFirst = 0;
+            for (int i = 0; i < 300; ++i) {
+                const std::int64_t id = addJob(*first, makeJob("a"));
+                CPPUNIT_ASSERT(id > lastFirst);
+                lastFirst = id;
+                CPPUNIT_ASSERT(all.insert(id).second);
+                if (i % 100 == 0) CPPUNIT_ASSERT(all.insert(addJob(*second, makeJob("b"))).second);
+                std::int64_t task = 0;
+                first->transact([&](Tx& tx) {
+                    Task t = makeTask(id);
+                    task = tx.insertTask(t);
+                });
+                CPPUNIT_ASSERT(task > 0);
+            }
+            CPPUNIT_ASSERT_EQUAL(std::int64_t(303), countJobs(*first));
+            if (url.rfind("postgresql", 0) == 0) {
+                long long step = 0;
+                store::SqlQuery(openConnection(url)->session())
+                    .into(step)
+                    .run(
+                        "SELECT seqincrement FROM pg_sequence"
+                        " WHERE seqrelid = pg_get_serial_sequence('tasks', 'id')::regclass");
+                CPPUNIT_ASSERT_EQUAL(static_cast<long long>(store::IdBlocks::kBlock), step);
+            }
         });
     }
 
