@@ -215,6 +215,20 @@ const std::vector<Migration>& migrations() {
              " pg_get_serial_sequence('tasks', 'id'));"
              " END $$",
          }},
+        {7,
+         {
+             // PostgreSQL packs a job's log entries of one transaction into one row (SociTx::
+             // kLogPack): the first in the columns, the others here. Empty on SQLite.
+             "ALTER TABLE logs ADD COLUMN more TEXT NOT NULL DEFAULT ''",
+         },
+         {
+             // The packed entries are numbered after their row's id. Keep in step with
+             // SociTx::kLogPack.
+             "DO $$ BEGIN"
+             " EXECUTE format('ALTER SEQUENCE %s INCREMENT BY 16',"
+             " pg_get_serial_sequence('logs', 'id'));"
+             " END $$",
+         }},
     };
     return all;
 }

@@ -187,6 +187,11 @@ public:
     static constexpr int kWholeJobTasks = 32;
     // Rows a multi-row INSERT holds; fewer rows make other texts, up to this many of them.
     static constexpr size_t kInsertChunk = 16;
+    // PostgreSQL: up to this many log entries of one job, appended in one transaction, share
+    // a row: the first in its columns, the others in `more` (JSON), numbered id + 1, id + 2,
+    // ... The logs' sequence steps by this much (migration 7). A row and its index entry
+    // were 2 of a job's ~45 WAL records each, for 7 entries a job.
+    static constexpr size_t kLogPack = 16;
 
 private:
     std::array<std::int64_t, StateCounts::kTaskStates> countTasksByState();
@@ -212,6 +217,8 @@ private:
     void addTaskWrites(WriteBatch& batch);
     // The claims waiting for COMMIT (claimTasksAtCommit), after the writes they must see.
     void addClaims(WriteBatch& batch);
+    // The log rows appended since the last flush.
+    void addLogs(WriteBatch& batch);
     // Binds a claim's values; returns its SQL.
     std::string claimSql(SqlQuery& query, const std::vector<std::string>& queues,
                          const std::string& worker, int limit, TimeMs now, TimeMs leaseUntil);

@@ -157,8 +157,8 @@ public:
 
     // --- logs ---
     // Sets entry.createdAt (now, unless set). The row may be written only when the
-    // transaction commits (several in one statement), but listLogs sees it at once; rows get
-    // ids in the order they were appended.
+    // transaction commits (several in one statement), but listLogs sees it at once; a job's
+    // entries get ids in the order they were appended.
     virtual void appendLog(LogEntry& entry) = 0;
     // Oldest first. limit 0: all.
     virtual std::vector<LogEntry> listLogs(std::int64_t jobId, int limit) = 0;

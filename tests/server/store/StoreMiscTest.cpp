@@ -1,6 +1,8 @@
 // Conformance: logs, settings, schedules and the callback outbox; SQLite's threading mode.
 #include <sqlite3.h>
 
+#include "server/store/SociTx.h"
+#include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 #include "tests/server/store/StoreTestSupport.h"
 
@@ -29,6 +31,7 @@ class StoreMiscTest : public CppUnit::TestFixture {
     CPPUNIT_TEST_SUITE(StoreMiscTest);
     CPPUNIT_TEST(testLogs);
     CPPUNIT_TEST(testManyLogRowsKeepTheirOrder);
+    CPPUNIT_TEST(testLogEntriesOfATransactionShareARow);
     CPPUNIT_TEST(testSettings);
     CPPUNIT_TEST(testSchedules);
     CPPUNIT_TEST(testOutboxOrderPerJobAndUrl);
@@ -127,6 +130,87 @@ public:
                     if (i) CPPUNIT_ASSERT(all[i].id > all[i - 1].id);
                 }
             });
+        });
+    }
+
+    // PostgreSQL writes a job's entries of one transaction as one row (SociTx::kLogPack):
+    // read back, each entry is whole (any text), in its job's order, with an id of its own
+    // between its row's and the next row's, and `limit` counts entries, not rows.
+    void testLogEntriesOfATransactionShareARow() {
+        forEachBackend([](const std::string& url) {
+            auto store = Store::open(url);
+            const std::int64_t a = addJob(*store, makeJob("c"));
+            const std::int64_t b = addJob(*store, makeJob("c"));
+            const std::vector<std::string> texts = {
+                "plain",
+                "quote \" backslash \\ slash / newline \n tab \t bell \a end",
+                "[1,2] {\"k\":\"v\"} , ] ]]",
+                "unicode: \xc3\xa9\xe2\x82\xac\xf0\x9f\x8e\xac",
+                "'; DROP TABLE logs; --",
+                ""};
+            std::vector<std::string> wanted;
+            auto entry = [](std::int64_t job, const std::string& message, std::int64_t task) {
+                LogEntry e;
+                e.jobId = job;
+                e.taskId = task;
+                e.severity = task % 2 ? Severity::Warn : Severity::Info;
+                e.progname = message.substr(0, 5);
+                e.message = message;
+                e.createdAt = 1000 + task;
+                return e;
+            };
+            store->transact([&](Tx& tx) {
+                // The jobs' entries interleave; more than a row holds for job a.
+                for (size_t i = 0; i < store::SociTx::kLogPack + 4; ++i) {
+                    const std::string text = texts[i % texts.size()] + " #" + std::to_string(i);
+                    LogEntry ea = entry(a, text, static_cast<std::int64_t>(i));
+                    tx.appendLog(ea);
+                    wanted.push_back(text);
+                    if (i % 3 == 0) {
+                        LogEntry eb = entry(b, "b " + text, 0);
+                        tx.appendLog(eb);
+                    }
+                }
+            });
+            store->transact([&](Tx& tx) {
+                LogEntry late = entry(a, "later", 99);
+                tx.appendLog(late);
+            });
+            wanted.push_back("later");
+            store->read([&](Tx& tx) {
+                auto all = tx.listLogs(a, 0);
+                CPPUNIT_ASSERT_EQUAL(wanted.size(), all.size());
+                for (size_t i = 0; i < all.size(); ++i) {
+                    CPPUNIT_ASSERT_EQUAL(wanted[i], all[i].message);
+                    CPPUNIT_ASSERT_EQUAL(a, all[i].jobId);
+                    CPPUNIT_ASSERT_EQUAL(wanted[i].substr(0, 5), all[i].progname);
+                    const std::int64_t task = i + 1 == all.size() ? 99 : i;
+                    CPPUNIT_ASSERT_EQUAL(task, all[i].taskId);
+                    CPPUNIT_ASSERT_EQUAL(TimeMs(1000 + task), all[i].createdAt);
+                    CPPUNIT_ASSERT(all[i].severity == (task % 2 ? Severity::Warn : Severity::Info));
+                    if (i) CPPUNIT_ASSERT(all[i].id > all[i - 1].id);
+                }
+                for (size_t limit : {1, 3, 17, 21, 40}) {
+                    auto some = tx.listLogs(a, static_cast<int>(limit));
+                    CPPUNIT_ASSERT_EQUAL(std::min(limit, all.size()), some.size());
+                    for (size_t i = 0; i < some.size(); ++i) {
+                        CPPUNIT_ASSERT_EQUAL(all[i].id, some[i].id);
+                    }
+                }
+                auto ofB = tx.listLogs(b, 0);
+                CPPUNIT_ASSERT_EQUAL(size_t(7), ofB.size());
+                CPPUNIT_ASSERT_EQUAL(std::string("b plain #0"), ofB[0].message);
+                std::set<std::int64_t> ids;
+                for (const auto& e : all) ids.insert(e.id);
+                for (const auto& e : ofB) CPPUNIT_ASSERT(ids.insert(e.id).second);
+            });
+            long long rows = 0;
+            store::SqlQuery(openConnection(url)->session())
+                .into(rows)
+                .run("SELECT COUNT(*) FROM logs");
+            // a: 16 + 4 in the first transaction, 1 in the second; b: 7. SQLite: a row each.
+            const bool postgres = url.rfind("postgresql", 0) == 0;
+            CPPUNIT_ASSERT_EQUAL(postgres ? 4LL : 28LL, rows);
         });
     }
 
