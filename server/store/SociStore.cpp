@@ -191,14 +191,11 @@ std::int64_t IdBlocks::next(Connection& db, Table table) {
         SqlQuery query(db);
         long long first = 0;
         long long step = 0;
-        query.into(first).into(step).run(
-            table == Table::Jobs
-                ? "SELECT nextval(pg_get_serial_sequence('jobs', 'id')), seqincrement"
-                  " FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence('jobs', "
-                  "'id')::regclass"
-                : "SELECT nextval(pg_get_serial_sequence('tasks', 'id')), seqincrement"
-                  " FROM pg_sequence WHERE seqrelid = pg_get_serial_sequence('tasks', "
-                  "'id')::regclass");
+        const std::string sequence = std::string("pg_get_serial_sequence('") +
+                                     (table == Table::Jobs ? "jobs" : "tasks") + "', 'id')";
+        query.into(first).into(step).run("SELECT nextval(" + sequence + "), seqincrement" +
+                                         " FROM pg_sequence WHERE seqrelid = " + sequence +
+                                         "::regclass");
         if (step < 1) throw StoreError("no ids from the sequence");
         for (long long id = first; id < first + step; ++id) free.push_back(id);
     }

@@ -1,8 +1,8 @@
 // Logs, settings and schedules: small tables read by the API and the scheduler.
 #include <Poco/JSON/Array.h>
+#include <Poco/JSONString.h>
 
 #include <algorithm>
-#include <cstdio>
 #include <unordered_map>
 
 #include "server/store/SociTx.h"
@@ -13,32 +13,6 @@
 namespace te::store {
 namespace {
 
-void appendJsonString(std::string& out, const std::string& text) {
-    out += '"';
-    for (const char c : text) {
-        switch (c) {
-            case '"':
-                out += "\\\"";
-                break;
-            case '\\':
-                out += "\\\\";
-                break;
-            case '\n':
-                out += "\\n";
-                break;
-            default:
-                if (static_cast<unsigned char>(c) < 0x20) {
-                    char escaped[8];
-                    std::snprintf(escaped, sizeof escaped, "\\u%04x", static_cast<unsigned>(c));
-                    out += escaped;
-                } else {
-                    out += c;
-                }
-        }
-    }
-    out += '"';
-}
-
 // The `more` of a row of packed entries (see SociTx::kLogPack): [[task_id, severity,
 // progname, message, created_at], ...].
 std::string packLogs(const std::vector<const LogEntry*>& entries) {
@@ -47,10 +21,9 @@ std::string packLogs(const std::vector<const LogEntry*>& entries) {
         if (out.size() > 1) out += ',';
         out += '[' + std::to_string(e->taskId) + ',' +
                std::to_string(static_cast<long long>(e->severity)) + ',';
-        appendJsonString(out, e->progname);
-        out += ',';
-        appendJsonString(out, e->message);
-        out += ',' + std::to_string(e->createdAt) + ']';
+        out += Poco::toJSON(e->progname, Poco::JSON_WRAP_STRINGS) + ',' +
+               Poco::toJSON(e->message, Poco::JSON_WRAP_STRINGS) + ',' +
+               std::to_string(e->createdAt) + ']';
     }
     return out + ']';
 }
