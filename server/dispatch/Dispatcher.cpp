@@ -224,8 +224,9 @@ struct Dispatcher::State {
     // The credit an ask took from its worker comes back (its claim is delivered or failed).
     void returnCredit(const Ask& ask);
     void post(Command command);
-    // What a claim may ask for this worker: its free slots, or 0 when it is stopping or its
-    // last claim found nothing ready.
+    // What a claim may ask for this worker: its free slots and reserve, or 0 when it is
+    // stopping, its last claim found nothing ready, or every slot has work ahead and less
+    // than half its reserve is free.
     int claimableCredit(const WorkerInfo& w) const;
     // The same, whatever its last claim found.
     int freeCredit(const WorkerInfo& w) const;
@@ -609,9 +610,17 @@ int Dispatcher::State::claimableCredit(const WorkerInfo& w) const {
 int Dispatcher::State::freeCredit(const WorkerInfo& w) const {
     if (w.stopping) return 0;
     const bool quick = w.meanTaskMs >= 0 && w.meanTaskMs < kReserveBelowMs;
-    const int wanted = w.slots + (quick ? reservePerSlot * w.slots : 0);
-    return std::max(0, wanted - static_cast<int>(w.inflight.size() + w.reserve.size()) - w.asked -
-                           offerHeld(w.routingId));
+    const int reserved = quick ? reservePerSlot * w.slots : 0;
+    const int held =
+        static_cast<int>(w.inflight.size() + w.reserve.size()) + w.asked + offerHeld(w.routingId);
+    const int credit = std::max(0, w.slots + reserved - held);
+    // A slot about to idle claims at once. A worker whose every slot has work ahead refills
+    // its reserve only once half of it is free: a claim after every result or two took one
+    // or two tasks, and the claims were a fifth of PostgreSQL's statement time per job, most
+    // of it per statement (10,000 no-op jobs: 4,000 claims -> 2,100, about +4% end to end).
+    // A task that comes meanwhile waits behind the quick ones ahead, or goes to an idle worker.
+    if (held < w.slots) return credit;
+    return credit >= std::max(1, reserved / 2) ? credit : 0;
 }
 
 void Dispatcher::State::sendAssign(WorkerInfo& w, const Task& task) {
