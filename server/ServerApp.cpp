@@ -17,6 +17,7 @@
 #include "shared/Version.h"
 #include "shared/config/ServerConfig.h"
 #include "shared/util/Logging.h"
+#include "shared/util/Signals.h"
 #include "shared/util/SystemdNotify.h"
 #include "shared/workflow/Workflow.h"
 
@@ -129,6 +130,7 @@ int ServerApp::main(const std::vector<std::string>&) {
         std::cerr << "taskengine-server: " << e.what() << std::endl;
         return EXIT_CONFIG;
     }
+    blockTerminationSignals();  // before server.start() starts the threads
     Server server(cfg);
     try {
         server.start();

@@ -16,13 +16,12 @@
 
 #ifndef _WIN32
 #include <unistd.h>
-
-#include <csignal>
 #endif
 
 #include "shared/Errors.h"
 #include "shared/Version.h"
 #include "shared/util/Logging.h"
+#include "shared/util/Signals.h"
 #include "shared/util/SystemdNotify.h"
 #include "worker/WorkerRuntime.h"
 
@@ -139,14 +138,7 @@ int WorkerApp::main(const std::vector<std::string>&) {
         return EXIT_CONFIG;
     }
 #ifndef _WIN32
-    // waitForTerminationRequest() takes SIGTERM/SIGINT with sigwait in this thread; every
-    // other thread must have them blocked too, or the signal kills the process instead.
-    sigset_t termination;
-    sigemptyset(&termination);
-    sigaddset(&termination, SIGINT);
-    sigaddset(&termination, SIGTERM);
-    sigaddset(&termination, SIGQUIT);
-    pthread_sigmask(SIG_BLOCK, &termination, nullptr);
+    blockTerminationSignals();
     if (!config.pidFile.empty()) std::ofstream(config.pidFile) << ::getpid() << "\n";
 #endif
     WorkerRuntime runtime(config);

@@ -106,6 +106,11 @@ std::string Cluster::dispatchEndpoint() const {
     return "tcp://127.0.0.1:" + std::to_string(_dispatchPort);
 }
 
+int Cluster::serverProcessId() const {
+    CPPUNIT_ASSERT(_serverProcess);
+    return _serverProcess->id();
+}
+
 void Cluster::startServerProcess(bool waitUntilServing) {
     ServerConfig c = config();
     std::ostringstream y;

@@ -60,6 +60,7 @@ public:
     // Waits until it answers on its port unless told not to.
     void startServerProcess(bool waitUntilServing = true);
     void killServerProcess();  // SIGKILL, no clean-up
+    int serverProcessId() const;
     // Its exit code once it has exited by itself, or nullopt if it still runs after `timeout`.
     std::optional<int> waitServerProcess(std::chrono::milliseconds timeout);
     // SIGTERM, then its exit code; nullopt if it still runs after `timeout` (then SIGKILL).

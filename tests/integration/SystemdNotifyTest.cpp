@@ -10,7 +10,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <csignal>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
 #include <optional>
 #include <string>
 
@@ -66,6 +69,25 @@ Cluster::Options notifying(const NotifySocket& socket) {
     return options;
 }
 
+// The threads of process `pid`, but for its main one, that can take SIGTERM or SIGINT
+// (their SigBlk in /proc lacks the signal's bit), as "tid SigBlk" lines.
+std::string threadsTakingTermination(int pid) {
+    std::string takers;
+    const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+    for (const auto& entry : std::filesystem::directory_iterator(tasks)) {
+        const std::string tid = entry.path().filename().string();
+        if (tid == std::to_string(pid)) continue;  // in sigwait, which unblocks while waiting
+        std::ifstream status(entry.path() / "status");
+        for (std::string line; std::getline(status, line);) {
+            if (line.rfind("SigBlk:", 0) != 0) continue;
+            const unsigned long long blocked = std::stoull(line.substr(7), nullptr, 16);
+            const unsigned long long wanted = (1ULL << (SIGTERM - 1)) | (1ULL << (SIGINT - 1));
+            if ((blocked & wanted) != wanted) takers += tid + " " + line + "\n";
+        }
+    }
+    return takers;
+}
+
 }  // namespace
 
 class SystemdNotifyTest : public CppUnit::TestFixture {
@@ -89,6 +111,11 @@ public:
                                 std::to_string(cluster.httpPort())) != std::string::npos);
         // At once, no retry: READY=1 must not come before the port is bound.
         CPPUNIT_ASSERT_EQUAL(200, cluster.request("GET", "/").status);
+        // A SIGTERM that a thread other than the waiting one took would kill the server
+        // (the default action) instead of stopping it.
+        const std::string takers = threadsTakingTermination(cluster.serverProcessId());
+        CPPUNIT_ASSERT_MESSAGE("threads that SIGTERM would kill the server in:\n" + takers,
+                               takers.empty());
         auto code = cluster.stopServerProcess(std::chrono::seconds(20));
         CPPUNIT_ASSERT_MESSAGE("the server did not stop on SIGTERM", code);
         CPPUNIT_ASSERT_EQUAL(0, *code);
