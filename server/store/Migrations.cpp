@@ -19,6 +19,8 @@ static_assert(static_cast<int>(JobState::Queued) == 0 && static_cast<int>(JobSta
               "the partial indexes of migration 4 name these states by number");
 const char* const kQueuedJobTerm = "queue_state = 0";
 const char* const kWaitingJobTerm = "queue_state IN (3, 5)";
+const char* const kPersistedJobTerm = "persist = 1";
+const char* const kContentJobTerm = "content_id <> ''";
 
 namespace {
 
@@ -228,6 +230,30 @@ const std::vector<Migration>& migrations() {
              " EXECUTE format('ALTER SEQUENCE %s INCREMENT BY 16',"
              " pg_get_serial_sequence('logs', 'id'));"
              " END $$",
+         }},
+        {8,
+         {
+             // A job's insert and its last UPDATE (never a HOT one on PostgreSQL: it changes
+             // the state) each wrote an entry in every job index. Two of them held little but
+             // the same value for every job: the persist flag, which only its filter's `1`
+             // finds usefully, and the content id, empty unless the client gives one. Now
+             // they hold only the jobs their filters look for; the queries repeat the
+             // conditions (kPersistedJobTerm, kContentJobTerm).
+             "DROP INDEX jobs_persist",
+             std::string("CREATE INDEX jobs_persisted ON jobs (id) WHERE ") + kPersistedJobTerm,
+             "DROP INDEX jobs_content",
+             std::string("CREATE INDEX jobs_content ON jobs (content_id) WHERE ") + kContentJobTerm,
+         },
+         {
+             // No filter reads workflow or priority; they served order_by alone, and little:
+             // `ORDER BY priority, id` must still sort each run of equal priorities, and a
+             // table holds few values of either (1M jobs of ten priorities: 57-73 ms with the
+             // index, 120 ms without; of one, the planner did not use it). With the changes
+             // above, a no-op job's statements took 10% less time and wrote a quarter fewer
+             // WAL records. SQLite's indexes end in the rowid, so there they give that order
+             // outright and stay.
+             "DROP INDEX jobs_workflow",
+             "DROP INDEX jobs_priority",
          }},
     };
     return all;

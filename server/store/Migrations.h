@@ -25,6 +25,10 @@ extern const char* const kQueuedTaskTerm;  // state = 1 (TaskState::Queued)
 // The same for the partial job indexes of migration 4, jobs_queued and jobs_waiting.
 extern const char* const kQueuedJobTerm;   // queue_state = 0 (JobState::Queued)
 extern const char* const kWaitingJobTerm;  // queue_state IN (3, 5) (Pending, Scheduled)
+// And those of migration 8, jobs_persisted and jobs_content: only the jobs that GET /jobs's
+// persist=1 and search filters can find are in them.
+extern const char* const kPersistedJobTerm;  // persist = 1
+extern const char* const kContentJobTerm;    // content_id <> ''
 
 // Highest applied version; 0 for an empty database.
 int appliedSchemaVersion(soci::session& session);

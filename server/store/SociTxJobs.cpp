@@ -196,7 +196,7 @@ std::vector<Job> SociTx::listJobs(const JobFilter& filter) {
         }
     }
     if (!filter.search.empty()) {
-        add("content_id = :search");
+        add(std::string("content_id = :search AND ") + kContentJobTerm);
         binds.push_back([&](SqlQuery& q) { q.bind(filter.search); });
     }
     if (!filter.jobIds.empty()) {
@@ -207,10 +207,7 @@ std::vector<Job> SociTx::listJobs(const JobFilter& filter) {
         add("client = :client");
         binds.push_back([&](SqlQuery& q) { q.bind(filter.client); });
     }
-    if (filter.persist) {
-        add("persist = :persist");
-        binds.push_back([v = *filter.persist](SqlQuery& q) { q.bind(v ? 1 : 0); });
-    }
+    if (filter.persist) add(*filter.persist ? kPersistedJobTerm : "persist = 0");
     // orderBy was checked against the whitelist above, so it is safe to splice in.
     const std::string direction = filter.asc ? " ASC" : " DESC";
     std::string order = " ORDER BY " + filter.orderBy + direction;

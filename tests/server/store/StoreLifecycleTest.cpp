@@ -205,8 +205,8 @@ public:
     }
 
     // A database that an older server made (schema version 1, before the partial indexes of
-    // migrations 3 and 4 and the logs' dropped key of 5) is brought up to date on open, its rows
-    // kept and found through the new indexes.
+    // migrations 3, 4 and 8 and the logs' dropped key of 5) is brought up to date on open, its
+    // rows kept and found through the new indexes.
     void testOldSchemaIsUpgradedWithItsRows() {
         forEachBackend([](const std::string& url) {
             std::int64_t started = 0, queued = 0, scheduled = 0;
@@ -247,6 +247,8 @@ public:
                 old << "INSERT INTO logs (job_id, progname, message, created_at)"
                        " VALUES (:j, 'api', 'old entry', 1000)",
                     soci::use(started);
+                old << "UPDATE jobs SET content_id = 'old-cid', persist = 1 WHERE id = :j",
+                    soci::use(queued);
             }
             auto store = Store::open(url);
             CPPUNIT_ASSERT_EQUAL(store::latestSchemaVersion(), store->schemaVersion());
@@ -265,6 +267,13 @@ public:
                 auto expired = tx.expiredLeases(3000, 10);
                 CPPUNIT_ASSERT_EQUAL(size_t(1), expired.size());
                 CPPUNIT_ASSERT_EQUAL(std::string("w1"), expired[0].worker);
+                // In the partial indexes migration 8 built from the rows.
+                JobFilter f;
+                f.search = "old-cid";
+                CPPUNIT_ASSERT(Ids({queued}) == idsOf(tx.listJobs(f)));
+                f = {};
+                f.persist = true;
+                CPPUNIT_ASSERT(Ids({queued}) == idsOf(tx.listJobs(f)));
             });
             // New rows take ids after the old ones, log rows too (migration 5 took their
             // primary key away on PostgreSQL, not their numbering).
