@@ -6,6 +6,7 @@
 // PostgresFixtureTest).
 #include <cppunit/BriefTestProgressListener.h>
 #include <cppunit/CompilerOutputter.h>
+#include <cppunit/TestComposite.h>
 #include <cppunit/TestResult.h>
 #include <cppunit/TestResultCollector.h>
 #include <cppunit/TestRunner.h>
@@ -15,6 +16,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -34,8 +36,24 @@ std::vector<std::string> excludedNames() {
     return names;
 }
 
+// The tests a filter picked, still owned by the registry's suite: TestRunner deletes what it
+// is given, and giving it the picked tests themselves left their suite to leak (deleting it
+// too would free them twice).
+class Selection : public CppUnit::TestComposite {
+public:
+    Selection() : CppUnit::TestComposite("selected") {}
+    void add(CppUnit::Test* test) { _tests.push_back(test); }
+    int getChildTestCount() const override { return static_cast<int>(_tests.size()); }
+
+protected:
+    CppUnit::Test* doGetChildTestAt(int index) const override { return _tests.at(index); }
+
+private:
+    std::vector<CppUnit::Test*> _tests;
+};
+
 void collect(CppUnit::Test* test, const std::string& filter,
-             const std::vector<std::string>& excluded, CppUnit::TestRunner& runner) {
+             const std::vector<std::string>& excluded, Selection& selection) {
     if (test->getChildTestCount() == 0) {
         const std::string& name = test->getName();
         if (name.find(filter) == std::string::npos) return;
@@ -45,11 +63,11 @@ void collect(CppUnit::Test* test, const std::string& filter,
                 return;
             }
         }
-        runner.addTest(test);
+        selection.add(test);
         return;
     }
     for (int i = 0; i < test->getChildTestCount(); ++i)
-        collect(test->getChildTestAt(i), filter, excluded, runner);
+        collect(test->getChildTestAt(i), filter, excluded, selection);
 }
 
 }  // namespace
@@ -63,10 +81,14 @@ int main(int argc, char** argv) {
         for (;;) ::pause();
     }
     CppUnit::Test* all = CppUnit::TestFactoryRegistry::getRegistry().makeTest();
+    std::unique_ptr<CppUnit::Test> keep;  // the registry's suite, when the runner does not own it
     CppUnit::TestRunner runner;
     const auto excluded = excludedNames();
     if (argc > 1 || !excluded.empty()) {
-        collect(all, argc > 1 ? argv[1] : "", excluded, runner);
+        auto selection = std::make_unique<Selection>();
+        collect(all, argc > 1 ? argv[1] : "", excluded, *selection);
+        runner.addTest(selection.release());
+        keep.reset(all);
     } else {
         runner.addTest(all);
     }
