@@ -112,6 +112,7 @@ int ServerApp::main(const std::vector<std::string>&) {
         return checkWorkflowsCommand(_checkDir, std::cout) == 0 ? EXIT_OK : EXIT_DATAERR;
     tuneAllocator();
     systemd::takeNotifySocket();
+    blockTerminationSignals();  // before any thread starts
     ServerConfig cfg;
     try {
         if (!_configFile.empty()) cfg = loadServerConfig(_configFile);
@@ -130,7 +131,6 @@ int ServerApp::main(const std::vector<std::string>&) {
         std::cerr << "taskengine-server: " << e.what() << std::endl;
         return EXIT_CONFIG;
     }
-    blockTerminationSignals();  // before server.start() starts the threads
     Server server(cfg);
     try {
         server.start();
