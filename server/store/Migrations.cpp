@@ -238,10 +238,11 @@ const std::vector<Migration>& migrations() {
              // the same value for every job: the persist flag, which only its filter's `1`
              // finds usefully, and the content id, empty unless the client gives one. Now
              // they hold only the jobs their filters look for; the queries repeat the
-             // conditions (kPersistedJobTerm, kContentJobTerm).
-             "DROP INDEX jobs_persist",
+             // conditions (kPersistedJobTerm, kContentJobTerm). IF EXISTS: an index a DBA
+             // dropped by hand must not stop the upgrade.
+             "DROP INDEX IF EXISTS jobs_persist",
              std::string("CREATE INDEX jobs_persisted ON jobs (id) WHERE ") + kPersistedJobTerm,
-             "DROP INDEX jobs_content",
+             "DROP INDEX IF EXISTS jobs_content",
              std::string("CREATE INDEX jobs_content ON jobs (content_id) WHERE ") + kContentJobTerm,
          },
          {
@@ -252,8 +253,8 @@ const std::vector<Migration>& migrations() {
              // above, a no-op job's statements took 10% less time and wrote a quarter fewer
              // WAL records. SQLite's indexes end in the rowid, so there they give that order
              // outright and stay.
-             "DROP INDEX jobs_workflow",
-             "DROP INDEX jobs_priority",
+             "DROP INDEX IF EXISTS jobs_workflow",
+             "DROP INDEX IF EXISTS jobs_priority",
          }},
     };
     return all;

@@ -56,6 +56,7 @@ class StoreLifecycleTest : public CppUnit::TestFixture {
     CPPUNIT_TEST(testHostileStringsStoredLiterally);
     CPPUNIT_TEST(testDataSurvivesReopenAndMigrationsAreIdempotent);
     CPPUNIT_TEST(testOldSchemaIsUpgradedWithItsRows);
+    CPPUNIT_TEST(testUpgradeOutlivesAnIndexDroppedByHand);
     CPPUNIT_TEST(testIdsStayUniqueAcrossBlocksAndServers);
     CPPUNIT_TEST(testOpenErrors);
     CPPUNIT_TEST(testExclusiveOpenRefusesASecondOneUntilTheFirstCloses);
@@ -297,6 +298,28 @@ public:
                 CPPUNIT_ASSERT_EQUAL(std::string("newer entry"), logs[2].message);
                 CPPUNIT_ASSERT(logs[0].id < logs[1].id && logs[1].id < logs[2].id);
             });
+        });
+    }
+
+    // A DBA may drop an index that a later migration drops or rebuilds (migration 8: the
+    // job indexes of content id, persist, workflow and priority): the upgrade still runs.
+    void testUpgradeOutlivesAnIndexDroppedByHand() {
+        forEachBackend([](const std::string& url) {
+            {
+                auto db = openConnection(url);
+                store::applyMigrations(db->session(), db->dialect(), 7);
+                for (const char* index : {"jobs_content", "jobs_persist", "jobs_priority"}) {
+                    store::SqlQuery(db->session()).run(std::string("DROP INDEX ") + index);
+                }
+            }
+            auto store = Store::open(url);
+            CPPUNIT_ASSERT_EQUAL(store::latestSchemaVersion(), store->schemaVersion());
+            Job job = makeJob("c");
+            job.contentId = "cid";
+            const std::int64_t id = addJob(*store, job);
+            JobFilter f;
+            f.search = "cid";
+            store->read([&](Tx& tx) { CPPUNIT_ASSERT(Ids({id}) == idsOf(tx.listJobs(f))); });
         });
     }
 
