@@ -290,9 +290,7 @@ void EngineImpl::takeOffers(Tx& tx, Effects& fx) {
         if (task && task->state == TaskState::Queued) planned.push_back(std::move(*task));
     }
     // Most urgent first, as a claim would pick them.
-    std::stable_sort(planned.begin(), planned.end(), [](const Task& a, const Task& b) {
-        return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
-    });
+    std::stable_sort(planned.begin(), planned.end(), claimsBefore);
     std::map<std::string, std::int64_t> plannedByQueue;
     for (const Task& t : planned) ++plannedByQueue[t.queue];
     // Per queue, decided at its first task: offers are taken only where every queued task

@@ -63,4 +63,10 @@ struct Task {
     TimeMs finishedAt = 0;
 };
 
+// The order a claim takes queued tasks in: most urgent (lowest priority number) first, then
+// oldest. ORDER BY priority, id in the claim's SQL; the engine's offers follow it too.
+inline bool claimsBefore(const Task& a, const Task& b) {
+    return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
+}
+
 }  // namespace te
