@@ -219,9 +219,10 @@ private:
     void addClaims(WriteBatch& batch);
     // The log rows appended since the last flush.
     void addLogs(WriteBatch& batch);
-    // Binds a claim's values; returns its SQL.
-    std::string claimSql(SqlQuery& query, const std::vector<std::string>& queues,
-                         const std::string& worker, int limit, TimeMs now, TimeMs leaseUntil);
+    // A claim's SQL for this many queues, and its values, in the order of its placeholders.
+    std::string claimSql(size_t queues) const;
+    static void bindClaim(SqlQuery& query, const std::vector<std::string>& queues,
+                          const std::string& worker, int limit, TimeMs now, TimeMs leaseUntil);
     // What a claim found, in the contract's order, with the transaction's bookkeeping done.
     std::vector<Task> claimed(std::vector<Task> tasks);
     void writeChanges();

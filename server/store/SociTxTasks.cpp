@@ -441,9 +441,9 @@ void SociTx::addClaims(WriteBatch& batch) {
     claims.swap(_claims);
     for (const PendingClaim& c : claims) {
         SqlQuery query(_db);
-        const std::string sql = claimSql(query, c.queues, c.worker, c.limit, c.now, c.leaseUntil);
+        bindClaim(query, c.queues, c.worker, c.limit, c.now, c.leaseUntil);
         std::vector<Task>* out = c.claimed;
-        batch.addReturning(query, sql, [this, out](const PipelineRows& rows) {
+        batch.addReturning(query, claimSql(c.queues.size()), [this, out](const PipelineRows& rows) {
             std::vector<Task> tasks;
             for (int r = 0; r < rows.rows(); ++r) tasks.push_back(taskFromRow(rows, r));
             *out = claimed(std::move(tasks));
@@ -494,17 +494,9 @@ std::vector<Task> SociTx::claimTasks(const std::vector<std::string>& queues,
     writeChanges();
     if (_cache) _cache->claimBegins(_marks);
     commitsNow();
-    SqlQuery query(_db);
-    TaskRow row;
-    row.bindTo(query);
-    const std::string sql = claimSql(query, queues, worker, limit, now, leaseUntil);
-    std::vector<Task> tasks;
-    if (query.run(sql)) {
-        do {
-            tasks.push_back(row.take());
-        } while (query.next());
-    }
-    return claimed(std::move(tasks));
+    return claimed(selectTasks(_db, claimSql(queues.size()), [&](SqlQuery& q) {
+        bindClaim(q, queues, worker, limit, now, leaseUntil);
+    }));
 }
 
 void SociTx::claimTasksAtCommit(const std::vector<std::string>& queues, const std::string& worker,
@@ -521,17 +513,20 @@ void SociTx::claimTasksAtCommit(const std::vector<std::string>& queues, const st
     _claims.push_back({queues, worker, limit, now, leaseUntil, &claimed});
 }
 
-std::string SociTx::claimSql(SqlQuery& query, const std::vector<std::string>& queues,
-                             const std::string& worker, int limit, TimeMs now, TimeMs leaseUntil) {
+void SociTx::bindClaim(SqlQuery& query, const std::vector<std::string>& queues,
+                       const std::string& worker, int limit, TimeMs now, TimeMs leaseUntil) {
     query.bind(asInt(TaskState::Assigned)).bind(worker).bind(leaseUntil);
     for (const auto& queue : queues) query.bind(queue);
     query.bind(now).bind(worker).bind(limit);
+}
+
+std::string SociTx::claimSql(size_t queues) const {
     // One statement: pick and mark. On PostgreSQL, SKIP LOCKED lets concurrent dispatchers
     // claim disjoint rows instead of queueing behind each other; SQLite serializes writers.
     const std::string lock = _dialect == Dialect::Postgres ? " FOR UPDATE SKIP LOCKED" : "";
     return "UPDATE tasks SET state = :assigned, worker = :worker, lease_until = :lease"
            " WHERE id IN (SELECT id FROM tasks WHERE " +
-           kQueuedTerm + " AND queue IN (" + placeholders("q", queues.size()) +
+           kQueuedTerm + " AND queue IN (" + placeholders("q", queues) +
            ") AND not_before <= :now AND (target_worker = '' OR target_worker = :target)"
            " ORDER BY priority, id LIMIT :limit" +
            lock + ") RETURNING " + kTaskColumns;
@@ -539,9 +534,7 @@ std::string SociTx::claimSql(SqlQuery& query, const std::vector<std::string>& qu
 
 std::vector<Task> SociTx::claimed(std::vector<Task> tasks) {
     // RETURNING gives no order; the contract's order is the selection order.
-    std::sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& b) {
-        return a.priority != b.priority ? a.priority < b.priority : a.id < b.id;
-    });
+    std::sort(tasks.begin(), tasks.end(), claimsBefore);
     for (const Task& task : tasks) {
         _stateChange.addTask(TaskState::Queued, task.queue, -1);  // what the claim picked
         _stateChange.addTask(task.state, task.queue, +1);
