@@ -275,9 +275,9 @@ public:
             auto plan = [&](const std::string& where, bool bound) {
                 const std::string select =
                     "SELECT id FROM jobs WHERE " + where + " ORDER BY id DESC LIMIT 10";
-                std::string all, line;
                 if (postgres) {
                     // The plan every later run of a prepared statement may settle on.
+                    std::string all, line;
                     std::string prepared = select;
                     if (bound) prepared.replace(prepared.find(":search"), 7, "$1");
                     store::SqlQuery(db->session()).run("SET plan_cache_mode = force_generic_plan");
@@ -296,13 +296,7 @@ public:
                 }
                 std::string sql = select;
                 if (bound) sql.replace(sql.find(":search"), 7, "'needle'");
-                int id = 0, parent = 0, unused = 0;
-                store::SqlQuery query(db->session());
-                query.into(id).into(parent).into(unused).into(line);
-                for (bool row = query.run("EXPLAIN QUERY PLAN " + sql); row; row = query.next()) {
-                    all += line + "; ";
-                }
-                return all;
+                return sqlitePlan(db->session(), sql);
             };
             const std::string byContent = plan(search, true);
             CPPUNIT_ASSERT_MESSAGE(byContent, byContent.find("jobs_content") != std::string::npos);

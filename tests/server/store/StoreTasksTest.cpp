@@ -405,19 +405,7 @@ public:
         const std::string path = dir.file("plans.db");
         auto store = Store::open("sqlite3://db=" + path);
         soci::session db(*soci::factory_sqlite3(), "db=" + path);
-        auto plan = [&](const std::string& sql) {
-            std::string all;
-            store::SqlQuery query(db);
-            int id = 0, parent = 0, unused = 0;
-            std::string detail;
-            query.into(id).into(parent).into(unused).into(detail);
-            if (query.run("EXPLAIN QUERY PLAN " + sql)) {
-                do {
-                    all += detail + "; ";
-                } while (query.next());
-            }
-            return all;
-        };
+        auto plan = [&](const std::string& sql) { return sqlitePlan(db, sql); };
         const std::string queued = store::kQueuedTaskTerm;
         const std::string claim = plan("SELECT id FROM tasks WHERE " + queued +
                                        " AND queue IN ('work') AND not_before <= 5"

@@ -5,6 +5,17 @@
 
 namespace te::test {
 
+std::string sqlitePlan(soci::session& db, const std::string& sql) {
+    std::string all, detail;
+    int id = 0, parent = 0, unused = 0;
+    store::SqlQuery query(db);
+    query.into(id).into(parent).into(unused).into(detail);
+    for (bool row = query.run("EXPLAIN QUERY PLAN " + sql); row; row = query.next()) {
+        all += detail + "; ";
+    }
+    return all;
+}
+
 std::unique_ptr<store::Connection> openConnection(const std::string& url) {
     const bool sqlite = url.rfind("sqlite3://", 0) == 0;
     const std::string rest = url.substr(url.find("://") + 3);

@@ -62,6 +62,9 @@ inline Task makeTask(std::int64_t jobId, const std::string& queue = "work", int 
 // A Connection of its own on the database of a store URL, beside any store open on it.
 std::unique_ptr<store::Connection> openConnection(const std::string& url);
 
+// SQLite's EXPLAIN QUERY PLAN of sql: each step's detail, followed by "; ".
+std::string sqlitePlan(soci::session& db, const std::string& sql);
+
 using Ids = std::vector<std::int64_t>;
 
 // The ids of jobs or tasks, in their order.
