@@ -26,7 +26,7 @@ struct WorkerSnapshot {
     std::vector<std::string> queues;
     int slots = 0;
     int running = 0;
-    int offered = 0;  // slots offered to new tasks (Dispatcher::takeOffer), taken or not
+    int offered = 0;  // places (slots, reserve) offered to new tasks (Dispatcher::takeOffer)
 };
 
 // One message of the worker protocol, as the dispatcher hands it to the engine.
