@@ -235,6 +235,10 @@ struct Dispatcher::State {
     // The tasks a worker may hold beyond its slots: some for a worker of quick tasks, so a
     // slot that frees has its next task at hand, none for one of slow tasks.
     int reservedFor(const WorkerInfo& w) const;
+    // The tasks a worker has or will have without an offer: sent, reserved, and asked for by a
+    // claim that is out. freeCredit adds the places it offered; offerSlots takes them under
+    // offersMutex.
+    int heldByWorker(const WorkerInfo& w) const;
     // Sends reserved tasks while the worker has free slots.
     void sendReserved(WorkerInfo& w);
     void sendAssign(WorkerInfo& w, const Task& task);
@@ -617,11 +621,14 @@ int Dispatcher::State::reservedFor(const WorkerInfo& w) const {
     return quick ? reservePerSlot * w.slots : 0;
 }
 
+int Dispatcher::State::heldByWorker(const WorkerInfo& w) const {
+    return static_cast<int>(w.inflight.size() + w.reserve.size()) + w.asked;
+}
+
 int Dispatcher::State::freeCredit(const WorkerInfo& w) const {
     if (w.stopping) return 0;
     const int reserved = reservedFor(w);
-    const int held =
-        static_cast<int>(w.inflight.size() + w.reserve.size()) + w.asked + offerHeld(w.routingId);
+    const int held = heldByWorker(w) + offerHeld(w.routingId);
     const int credit = std::max(0, w.slots + reserved - held);
     // A slot about to idle claims at once. A worker whose every slot has work ahead refills
     // its reserve only once half of it is free: a claim after every result or two took one
@@ -959,8 +966,7 @@ void Dispatcher::State::offerSlots(WorkerInfo& w) {
     // tasks took an offer (claims: 2,100 statements -> 650, 142 -> 49 ms; +13% end to end).
     // The queue was empty at the last claim, and a transaction takes an offer only when no
     // older task waits in the queue (EngineImpl::takeOffers), so none is passed.
-    const int places =
-        w.slots + reservedFor(w) - static_cast<int>(w.inflight.size() + w.reserve.size());
+    const int places = w.slots + reservedFor(w) - heldByWorker(w);
     std::lock_guard<std::mutex> lock(offersMutex);
     Offer& offer = offers[w.routingId];
     offer.name = w.name;
