@@ -107,6 +107,7 @@ void ServerApp::printHelp() {
 }
 
 int ServerApp::main(const std::vector<std::string>&) {
+    _reachedMain = true;
     if (_stop) return EXIT_OK;
     if (!_checkDir.empty())
         return checkWorkflowsCommand(_checkDir, std::cout) == 0 ? EXIT_OK : EXIT_DATAERR;

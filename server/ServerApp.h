@@ -15,8 +15,13 @@ protected:
     void handleOption(const std::string& name, const std::string& value) override;
     int main(const std::vector<std::string>& args) override;
 
+public:
+    // Whether main() ran: run() returns before it when the option parser refuses a flag.
+    bool reachedMain() const { return _reachedMain; }
+
 private:
     void printHelp();
+    bool _reachedMain = false;
     bool _stop = false;
     int _exitCode = 0;
     std::string _configFile;

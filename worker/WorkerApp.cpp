@@ -123,6 +123,7 @@ void WorkerApp::setUpLogging(const WorkerConfig& config) const {
 }
 
 int WorkerApp::main(const std::vector<std::string>&) {
+    _reachedMain = true;
     if (_helpShown || _versionShown) return EXIT_OK;
     systemd::takeNotifySocket();
     if (!_startDir.empty()) {

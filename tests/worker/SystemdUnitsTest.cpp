@@ -4,7 +4,7 @@
 #include <cppunit/extensions/HelperMacros.h>
 
 #include "tests/support/TestUtil.h"
-#include "tests/worker/ProgramRunner.h"
+#include "tests/support/ProgramRunner.h"
 
 namespace te::test {
 

@@ -3,7 +3,7 @@
 #include <signal.h>
 
 #include "shared/Version.h"
-#include "tests/worker/ProgramRunner.h"
+#include "tests/support/ProgramRunner.h"
 #include "tests/worker/WorkerHarness.h"
 
 namespace te::test {
@@ -52,9 +52,13 @@ public:
     void testBadFlagIsOneLine() {
         TempDir dir;
         ProgramRunner p(worker(), {"--no-such-flag"}, dir.path());
-        CPPUNIT_ASSERT(p.wait(5000) > 0);
+        CPPUNIT_ASSERT_EQUAL(64, p.wait(5000));  // EX_USAGE: the command line, not the config
         CPPUNIT_ASSERT_EQUAL(1, lines(p.err()));
         CPPUNIT_ASSERT(p.err().find("no-such-flag") != std::string::npos);
+        ProgramRunner noValue(worker(), {"--slots"}, dir.path());
+        CPPUNIT_ASSERT_EQUAL(64, noValue.wait(5000));
+        CPPUNIT_ASSERT_EQUAL(1, lines(noValue.err()));
+        CPPUNIT_ASSERT(noValue.err().find("slots") != std::string::npos);
     }
 
     void testBadConfigNamesFileAndKey() {
@@ -70,7 +74,7 @@ public:
     void testBadSlotsFlag() {
         TempDir dir;
         ProgramRunner p(worker(), {"--slots", "0", "--server", "tcp://127.0.0.1:1"}, dir.path());
-        CPPUNIT_ASSERT(p.wait(5000) > 0);
+        CPPUNIT_ASSERT_EQUAL(78, p.wait(5000));  // EX_CONFIG: a bad value, as in the config
         CPPUNIT_ASSERT_EQUAL(1, lines(p.err()));
         CPPUNIT_ASSERT(p.err().find("--slots") != std::string::npos);
     }

@@ -1,4 +1,4 @@
-#include "tests/worker/ProgramRunner.h"
+#include "tests/support/ProgramRunner.h"
 
 #include <fcntl.h>
 #include <signal.h>
