@@ -60,4 +60,10 @@ int ProgramRunner::wait(int timeoutMs) {
 std::string ProgramRunner::out() const { return readFile(_outFile); }
 std::string ProgramRunner::err() const { return readFile(_errFile); }
 
+int ProgramRunner::lines(const std::string& text) {
+    int n = 0;
+    for (char ch : text) n += ch == '\n';
+    return n;
+}
+
 }  // namespace te::test

@@ -22,6 +22,9 @@ public:
     std::string out() const;
     std::string err() const;
 
+    // How many lines `text` has (its newlines): a bad flag or config must be reported in one.
+    static int lines(const std::string& text);
+
 private:
     int _pid = -1;
     bool _reaped = false;

@@ -11,12 +11,6 @@ namespace {
 
 std::string worker() { return binaryPath("taskengine-worker"); }
 
-int lines(const std::string& text) {
-    int n = 0;
-    for (char ch : text) n += ch == '\n';
-    return n;
-}
-
 }  // namespace
 
 class WorkerProgramTest : public CppUnit::TestFixture {
@@ -53,11 +47,11 @@ public:
         TempDir dir;
         ProgramRunner p(worker(), {"--no-such-flag"}, dir.path());
         CPPUNIT_ASSERT_EQUAL(64, p.wait(5000));  // EX_USAGE: the command line, not the config
-        CPPUNIT_ASSERT_EQUAL(1, lines(p.err()));
+        CPPUNIT_ASSERT_EQUAL(1, ProgramRunner::lines(p.err()));
         CPPUNIT_ASSERT(p.err().find("no-such-flag") != std::string::npos);
         ProgramRunner noValue(worker(), {"--slots"}, dir.path());
         CPPUNIT_ASSERT_EQUAL(64, noValue.wait(5000));
-        CPPUNIT_ASSERT_EQUAL(1, lines(noValue.err()));
+        CPPUNIT_ASSERT_EQUAL(1, ProgramRunner::lines(noValue.err()));
         CPPUNIT_ASSERT(noValue.err().find("slots") != std::string::npos);
     }
 
@@ -66,7 +60,7 @@ public:
         writeFile(dir.file("worker.yaml"), "server: tcp://127.0.0.1:1\nslots: many\n");
         ProgramRunner p(worker(), {"--config", dir.file("worker.yaml")}, dir.path());
         CPPUNIT_ASSERT(p.wait(5000) > 0);
-        CPPUNIT_ASSERT_EQUAL(1, lines(p.err()));
+        CPPUNIT_ASSERT_EQUAL(1, ProgramRunner::lines(p.err()));
         CPPUNIT_ASSERT(p.err().find(dir.file("worker.yaml")) != std::string::npos);
         CPPUNIT_ASSERT(p.err().find("slots") != std::string::npos);
     }
@@ -75,7 +69,7 @@ public:
         TempDir dir;
         ProgramRunner p(worker(), {"--slots", "0", "--server", "tcp://127.0.0.1:1"}, dir.path());
         CPPUNIT_ASSERT_EQUAL(78, p.wait(5000));  // EX_CONFIG: a bad value, as in the config
-        CPPUNIT_ASSERT_EQUAL(1, lines(p.err()));
+        CPPUNIT_ASSERT_EQUAL(1, ProgramRunner::lines(p.err()));
         CPPUNIT_ASSERT(p.err().find("--slots") != std::string::npos);
     }
 
@@ -84,7 +78,7 @@ public:
         ProgramRunner p(worker(), {"--server", "not-an-endpoint", "--work-dir", dir.file("work")},
                         dir.path());
         CPPUNIT_ASSERT(p.wait(5000) > 0);
-        CPPUNIT_ASSERT_EQUAL(1, lines(p.err()));
+        CPPUNIT_ASSERT_EQUAL(1, ProgramRunner::lines(p.err()));
         CPPUNIT_ASSERT(p.err().find("server") != std::string::npos);
     }
 

@@ -15,12 +15,6 @@ constexpr int kConfig = 78;  // EX_CONFIG
 
 std::string server() { return binaryPath("taskengine-server"); }
 
-int lines(const std::string& text) {
-    int n = 0;
-    for (char ch : text) n += ch == '\n';
-    return n;
-}
-
 bool contains(const std::string& text, const std::string& part) {
     return text.find(part) != std::string::npos;
 }
@@ -62,13 +56,13 @@ public:
         TempDir dir;
         ProgramRunner unknown(server(), {"--no-such-flag"}, dir.path());
         CPPUNIT_ASSERT_EQUAL(kUsage, unknown.wait(5000));
-        CPPUNIT_ASSERT_EQUAL_MESSAGE(unknown.err(), 1, lines(unknown.err()));
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(unknown.err(), 1, ProgramRunner::lines(unknown.err()));
         CPPUNIT_ASSERT_MESSAGE(unknown.err(), contains(unknown.err(), "no-such-flag"));
 
         TempDir dir2;
         ProgramRunner noValue(server(), {"--config"}, dir2.path());
         CPPUNIT_ASSERT_EQUAL(kUsage, noValue.wait(5000));
-        CPPUNIT_ASSERT_EQUAL_MESSAGE(noValue.err(), 1, lines(noValue.err()));
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(noValue.err(), 1, ProgramRunner::lines(noValue.err()));
         CPPUNIT_ASSERT_MESSAGE(noValue.err(), contains(noValue.err(), "config"));
     }
 
@@ -77,7 +71,7 @@ public:
         writeFile(dir.file("server.yaml"), "http: {host: 127.0.0.1, port: many}\n");
         ProgramRunner p(server(), {"--config", dir.file("server.yaml")}, dir.path());
         CPPUNIT_ASSERT_EQUAL(kConfig, p.wait(5000));
-        CPPUNIT_ASSERT_EQUAL_MESSAGE(p.err(), 1, lines(p.err()));
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(p.err(), 1, ProgramRunner::lines(p.err()));
         CPPUNIT_ASSERT_MESSAGE(p.err(), contains(p.err(), dir.file("server.yaml")));
         CPPUNIT_ASSERT_MESSAGE(p.err(), contains(p.err(), "http.port"));
     }
@@ -86,7 +80,7 @@ public:
         TempDir dir;
         ProgramRunner p(server(), {"--port", "70000"}, dir.path());
         CPPUNIT_ASSERT_EQUAL(kConfig, p.wait(5000));
-        CPPUNIT_ASSERT_EQUAL_MESSAGE(p.err(), 1, lines(p.err()));
+        CPPUNIT_ASSERT_EQUAL_MESSAGE(p.err(), 1, ProgramRunner::lines(p.err()));
         CPPUNIT_ASSERT_MESSAGE(p.err(), contains(p.err(), "--port"));
     }
 };
