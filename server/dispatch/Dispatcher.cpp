@@ -136,8 +136,8 @@ struct Dispatcher::State {
     size_t offerRound = 0;                // guarded by offersMutex
     // Places of this worker offered or taken.
     int offerHeld(const std::string& routingId) const;
-    // Offers the worker's free places (as freeCredit counts them, but never only half of
-    // them), when its last claim found nothing and no claim is out.
+    // Offers the worker's free places (dispatch::freePlaces, with no half-reserve rule as for
+    // claims), when its last claim found nothing and no claim is out.
     void offerSlots(WorkerInfo& w);
     // Open offers (of one worker, or of all) are withdrawn; taken ones stay taken.
     void withdrawOffers(const std::string* routingId = nullptr);
@@ -958,13 +958,13 @@ void Dispatcher::State::offerSlots(WorkerInfo& w) {
     // tasks took an offer (claims: 2,100 statements -> 650, 142 -> 49 ms; +13% end to end).
     // The queue was empty at the last claim, and a transaction takes an offer only when no
     // older task waits in the queue (EngineImpl::takeOffers), so none is passed.
-    const int places = w.slots + reservedFor(w) - heldByWorker(w);
+    const int reserved = reservedFor(w);
+    const int held = heldByWorker(w);
     std::lock_guard<std::mutex> lock(offersMutex);
     Offer& offer = offers[w.routingId];
     offer.name = w.name;
     offer.queues = w.queues;
-    const int free = places - offer.open - offer.taken;
-    if (free > 0) offer.open += free;
+    offer.open += dispatch::freePlaces(w.slots, reserved, held + offer.open + offer.taken);
 }
 
 void Dispatcher::State::withdrawOffers(const std::string* routingId) {

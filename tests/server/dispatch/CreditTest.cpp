@@ -41,6 +41,8 @@ public:
         CPPUNIT_ASSERT_EQUAL(7, claimCredit(2, 12, 7));
         CPPUNIT_ASSERT_EQUAL(6, claimCredit(2, 12, 8));
         CPPUNIT_ASSERT_EQUAL(0, claimCredit(2, 12, 9));
+        // An offer needs no statement, so it is of every free place (offerSlots).
+        CPPUNIT_ASSERT_EQUAL(5, dispatch::freePlaces(2, 12, 9));
         CPPUNIT_ASSERT_EQUAL(0, claimCredit(2, 12, 13));
         CPPUNIT_ASSERT_EQUAL(0, claimCredit(2, 12, 14));
     }
