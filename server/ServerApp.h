@@ -23,7 +23,6 @@ private:
     void printHelp();
     bool _reachedMain = false;
     bool _stop = false;
-    int _exitCode = 0;
     std::string _configFile;
     std::string _checkDir;
     std::map<std::string, std::string> _overrides;
