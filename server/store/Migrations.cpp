@@ -3,6 +3,7 @@
 #include <string>
 #include <vector>
 
+#include "server/store/SociTx.h"
 #include "server/store/SqlQuery.h"
 #include "shared/Errors.h"
 #include "shared/model/Job.h"
@@ -21,6 +22,10 @@ const char* const kQueuedJobTerm = "queue_state = 0";
 const char* const kWaitingJobTerm = "queue_state IN (3, 5)";
 const char* const kPersistedJobTerm = "persist = 1";
 const char* const kContentJobTerm = "content_id <> ''";
+// The sequences' steps of migrations 6 and 7, written out in their SQL: a step that did not
+// match would give packed log entries ids that the next row takes too.
+static_assert(IdBlocks::kBlock == 256, "migration 6 steps the jobs' and tasks' ids by kBlock");
+static_assert(SociTx::kLogPack == 16, "migration 7 steps the logs' ids by kLogPack");
 
 namespace {
 
@@ -209,7 +214,7 @@ const std::vector<Migration>& migrations() {
          {
              // IdBlocks took a block of 256 ids with 256 calls of nextval (0.6 ms, 5% of the
              // submissions' statements). A sequence that steps by 256 gives a block per call.
-             // Keep in step with IdBlocks::kBlock.
+             // IdBlocks::kBlock (static_assert above).
              "DO $$ BEGIN"
              " EXECUTE format('ALTER SEQUENCE %s INCREMENT BY 256',"
              " pg_get_serial_sequence('jobs', 'id'));"
@@ -224,8 +229,8 @@ const std::vector<Migration>& migrations() {
              "ALTER TABLE logs ADD COLUMN more TEXT NOT NULL DEFAULT ''",
          },
          {
-             // The packed entries are numbered after their row's id. Keep in step with
-             // SociTx::kLogPack.
+             // The packed entries are numbered after their row's id: SociTx::kLogPack
+             // (static_assert above).
              "DO $$ BEGIN"
              " EXECUTE format('ALTER SEQUENCE %s INCREMENT BY 16',"
              " pg_get_serial_sequence('logs', 'id'));"
